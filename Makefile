@@ -1,0 +1,39 @@
+# Two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test bench eval lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP) $@
+
+## make run: install, ingest the docs if the collection is empty, start the bot (or `faqbot chat`)
+run: $(STAMP)
+	$(PY) -m bot.run
+
+## make test: the whole offline test suite
+test: $(DEVSTAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## make bench: performance benchmarks (JSON line + table each)
+bench: $(DEVSTAMP)
+	$(PY) -m benchmarks.run_all
+
+## make eval: retrieval quality on the dev questions (keyless)
+eval: $(STAMP)
+	$(VENV)/bin/faqbot eval ../shared/eval/dev_questions.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

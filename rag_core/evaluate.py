@@ -1,0 +1,70 @@
+"""Retrieval evaluation: recall@1, recall@k and MRR per search mode."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .sources import SourceError
+
+MRR_DEPTH = 10
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def load_questions(path: str) -> list[dict]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SourceError(f"cannot read questions file {path}: {exc.strerror}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append({"q": str(row["q"]), "file": str(row.get("file", "")), "heading": str(row["heading"])})
+        except (ValueError, KeyError, TypeError):
+            raise SourceError(f'{path}:{n}: expected a JSON object with "q" and "heading"') from None
+    if not out:
+        raise SourceError(f"{path} has no questions")
+    return out
+
+
+def is_hit(text: str, heading: str) -> bool:
+    return _norm(heading) in _norm(text)
+
+
+def evaluate(pipe, questions: list[dict], modes: list[str], top_k: int = 3) -> dict:
+    report = {"questions": len(questions), "top_k": top_k, "modes": {}}
+    for mode in modes:
+        r1 = rk = rr = 0.0
+        misses = []
+        for item in questions:
+            res = pipe.search(item["q"], top_k=max(top_k, MRR_DEPTH), mode=mode)
+            rank = next((i for i, h in enumerate(res.hits, 1) if is_hit(h.text, item["heading"])), None)
+            r1 += rank == 1
+            rk += rank is not None and rank <= top_k
+            rr += 1.0 / rank if rank else 0.0
+            if rank is None or rank > top_k:
+                misses.append({"q": item["q"], "heading": item["heading"], "rank": rank,
+                               "got": [h.heading for h in res.hits[:top_k]]})
+        n = len(questions)
+        report["modes"][mode] = {"recall@1": round(r1 / n, 4), f"recall@{top_k}": round(rk / n, 4),
+                                 "mrr": round(rr / n, 4), "misses": misses}
+    return report
+
+
+def format_table(report: dict) -> str:
+    k = report["top_k"]
+    lines = [f"{report['questions']} questions, top_k={k}",
+             f"{'mode':<8} {'recall@1':>9} {f'recall@{k}':>9} {'MRR':>7}"]
+    for mode, m in report["modes"].items():
+        lines.append(f"{mode:<8} {m['recall@1']:>9.3f} {m[f'recall@{k}']:>9.3f} {m['mrr']:>7.3f}")
+    for mode, m in report["modes"].items():
+        for miss in m["misses"]:
+            lines.append(f"miss [{mode}] {miss['q']!r} (rank {miss['rank']}) -> {miss['got']}")
+    return "\n".join(lines)

@@ -1,0 +1,306 @@
+"""The Milvus collection: schema, idempotent upsert, and search.
+
+Uses only what Milvus Lite, Milvus server and Zilliz Cloud all accept: a
+VARCHAR primary key, the built-in BM25 function into a sparse vector with the
+BM25 sparse index, and an optional dense FLOAT_VECTOR with AUTOINDEX/COSINE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+PROP_EMBEDDER = "faqbot.embedder"
+PROP_DIM = "faqbot.dim"
+PROP_SCHEMA = "faqbot.schema"
+OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url"]
+
+# VARCHAR limits are in bytes
+_LIMITS = {"id": 64, "loc": 2048, "title": 512, "heading": 2048, "source": 1024, "url": 2048,
+           "text": 16384, "bm25_text": 32768}
+
+
+class StoreError(Exception):
+    """A Milvus problem phrased for operators (names the setting to fix)."""
+
+
+class StoreUnavailable(StoreError):
+    pass
+
+
+class StoreLocked(StoreUnavailable):
+    pass
+
+
+class EmbedderMismatch(StoreError):
+    pass
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    title: str
+    heading: str
+    source: str
+    url: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "text": self.text, "title": self.title, "heading": self.heading,
+                "source": self.source, "url": self.url, "score": round(float(self.score), 6)}
+
+
+def _fit(value: str, field: str) -> str:
+    raw = value.encode("utf-8")
+    limit = _LIMITS[field]
+    if len(raw) <= limit:
+        return value
+    return raw[:limit].decode("utf-8", "ignore")
+
+
+def quiet_client_logs() -> None:
+    """pymilvus logs every RPC error with a traceback; we report errors ourselves."""
+    level = logging.DEBUG if os.environ.get("FAQBOT_DEBUG") else logging.CRITICAL
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(level)
+
+
+def _locked_message(uri: str) -> str:
+    return (
+        f"The Milvus Lite file {uri} is open in another process (probably the running bot). "
+        "Stop the bot first, or point MILVUS_URI at a Milvus server, or let the bot re-index "
+        "itself with FAQBOT_REINDEX_INTERVAL."
+    )
+
+
+class MilvusStore:
+    def __init__(self, uri: str, token: str = "", collection: str = "milvus_faq", timeout: float = 10.0):
+        self.uri = uri
+        self.token = token
+        self.collection = collection
+        self.timeout = timeout
+        self._client = None
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    # ---- connection ---------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.uri
+
+    def client(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
+
+    def _connect(self):
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        quiet_client_logs()
+        noisy = logging.getLogger("milvus_lite.server_manager")
+        was_disabled = noisy.disabled
+        noisy.disabled = True  # it logs a traceback for a locked file; we say it better
+        try:
+            return MilvusClient(uri=self.uri, token=self.token or "", timeout=self.timeout)
+        except MilvusException as exc:
+            msg = getattr(exc, "message", "") or str(exc)
+            if self.is_local and "Open local milvus failed" in msg:
+                raise StoreLocked(_locked_message(self.uri)) from None
+            raise StoreUnavailable(
+                f"Cannot reach Milvus at MILVUS_URI={self.uri} ({msg}). "
+                "Check that the server is running and MILVUS_URI/MILVUS_TOKEN are right."
+            ) from None
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"Cannot open Milvus at MILVUS_URI={self.uri} ({type(exc).__name__}: {exc})."[:400]
+            ) from None
+        finally:
+            noisy.disabled = was_disabled
+
+    def close(self):
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+            self._client = None
+            self._loaded = False
+
+    def _call(self, fn, *args, **kwargs):
+        """Run a client call; map failures to StoreUnavailable and reconnect next time."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return fn(self.client(), *args, **kwargs)
+        except StoreError:
+            raise
+        except MilvusException as exc:
+            msg = getattr(exc, "message", "") or str(exc)
+            if any(s in msg.lower() for s in ("unavailable", "connect", "deadline", "closed", "timeout")):
+                self.close()
+                raise StoreUnavailable(f"Milvus at MILVUS_URI={self.uri} is not answering ({msg}).") from None
+            raise StoreError(f"Milvus error on collection {self.collection}: {msg}") from None
+        except Exception as exc:  # grpc errors, broken sockets
+            self.close()
+            raise StoreUnavailable(
+                f"Milvus at MILVUS_URI={self.uri} is not answering ({type(exc).__name__}: {exc})."[:400]
+            ) from None
+
+    def ping(self) -> None:
+        self._call(lambda c: c.list_collections())
+
+    # ---- schema -------------------------------------------------------------------
+    def exists(self) -> bool:
+        return bool(self._call(lambda c: c.has_collection(self.collection)))
+
+    def properties(self) -> dict:
+        desc = self._call(lambda c: c.describe_collection(self.collection))
+        return dict(desc.get("properties") or {})
+
+    def recorded_embedder(self) -> tuple[str, int] | None:
+        if not self.exists():
+            return None
+        props = self.properties()
+        if PROP_EMBEDDER not in props:
+            return None
+        return props[PROP_EMBEDDER], int(props.get(PROP_DIM, 0) or 0)
+
+    def check_embedder(self, name: str, dim: int) -> None:
+        recorded = self.recorded_embedder()
+        if recorded is None:
+            return
+        if recorded != (name, dim):
+            raise EmbedderMismatch(
+                f"Collection {self.collection!r} was built with embedder {recorded[0]} "
+                f"({recorded[1]} dims) but FAQBOT_EMBEDDER is now {name} ({dim} dims). "
+                "Re-run `faqbot ingest --recreate` (or set FAQBOT_EMBEDDER back)."
+            )
+
+    def drop(self) -> None:
+        if self.exists():
+            self._call(lambda c: c.drop_collection(self.collection))
+        self._loaded = False
+
+    def create(self, embedder_name: str, dim: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        def make(c):
+            schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_LIMITS["id"])
+            schema.add_field("loc", DataType.VARCHAR, max_length=_LIMITS["loc"])
+            for name in ("title", "heading", "source", "url", "text"):
+                schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
+            schema.add_field(
+                "bm25_text", DataType.VARCHAR, max_length=_LIMITS["bm25_text"],
+                enable_analyzer=True, analyzer_params={"tokenizer": "standard", "filter": ["lowercase"]},
+            )
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(
+                name="bm25", function_type=FunctionType.BM25,
+                input_field_names=["bm25_text"], output_field_names=["sparse"],
+            ))
+            index = c.prepare_index_params()
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params={"inverted_index_algo": "DAAT_MAXSCORE"})
+            if dim > 0:
+                schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+                index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+            c.create_collection(
+                self.collection, schema=schema, index_params=index,
+                properties={PROP_EMBEDDER: embedder_name, PROP_DIM: str(dim), PROP_SCHEMA: SCHEMA_VERSION},
+            )
+
+        self._call(make)
+        self._loaded = False
+
+    def has_dense(self) -> bool:
+        recorded = self.recorded_embedder()
+        return bool(recorded and recorded[1] > 0)
+
+    # ---- data ---------------------------------------------------------------------
+    def count(self) -> int:
+        if not self.exists():
+            return 0
+        self._ensure_loaded()
+        res = self._call(lambda c: c.query(self.collection, filter="", output_fields=["count(*)"]))
+        return int(res[0]["count(*)"]) if res else 0
+
+    def locations(self) -> dict[str, str]:
+        """id -> location of every stored chunk."""
+        if not self.exists():
+            return {}
+        self._ensure_loaded()
+
+        def scan(c):
+            out = {}
+            it = c.query_iterator(self.collection, batch_size=1000, filter="", output_fields=["id", "loc"])
+            try:
+                while True:
+                    page = it.next()
+                    if not page:
+                        break
+                    out.update({row["id"]: row["loc"] for row in page})
+            finally:
+                it.close()
+            return out
+
+        return self._call(scan)
+
+    def upsert(self, rows: Sequence[dict], batch: int = 500) -> None:
+        fitted = [{k: (_fit(v, k) if k in _LIMITS else v) for k, v in row.items()} for row in rows]
+        for i in range(0, len(fitted), batch):
+            part = fitted[i : i + batch]
+            self._call(lambda c: c.upsert(self.collection, part))
+
+    def delete(self, ids: Iterable[str], batch: int = 500) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            self._call(lambda c: c.delete(self.collection, ids=part))
+
+    def _ensure_loaded(self):
+        if not self._loaded:
+            self._call(lambda c: c.load_collection(self.collection))
+            self._loaded = True
+
+    # ---- search -------------------------------------------------------------------
+    def _hits(self, result) -> list[Hit]:
+        rows = result[0] if result else []
+        hits = []
+        for row in rows:
+            ent = row.get("entity", row)
+            hits.append(Hit(
+                id=str(row.get("id", ent.get("id"))), text=ent.get("text", ""), title=ent.get("title", ""),
+                heading=ent.get("heading", ""), source=ent.get("source", ""), url=ent.get("url", ""),
+                # Milvus Lite reports BM25 scores negated; servers report them positive.
+                score=abs(float(row.get("distance", 0.0))),
+            ))
+        return hits
+
+    def search_bm25(self, analysed_query: str, limit: int) -> list[Hit]:
+        if not analysed_query.strip():
+            return []
+        self._ensure_loaded()
+        res = self._call(lambda c: c.search(
+            self.collection, data=[analysed_query], anns_field="sparse", limit=limit,
+            output_fields=OUTPUT_FIELDS, search_params={"metric_type": "BM25"},
+        ))
+        return self._hits(res)
+
+    def search_dense(self, vector: Sequence[float], limit: int) -> list[Hit]:
+        self._ensure_loaded()
+        res = self._call(lambda c: c.search(
+            self.collection, data=[list(vector)], anns_field="dense", limit=limit,
+            output_fields=OUTPUT_FIELDS, search_params={"metric_type": "COSINE"},
+        ))
+        return self._hits(res)

@@ -1,0 +1,73 @@
+"""Shared fixtures: the docs archive from ../shared, a fake Gemini, settings on a temp Milvus Lite file."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DOCS_ZIP = SHARED / "data" / "milvus_docs_2.4.x_en.zip"
+DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
+
+# Never let a developer's .env or real keys leak into the tests.
+for _var in list(os.environ):
+    if _var.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_")) or _var == "PORT":
+        os.environ.pop(_var)
+os.environ["FAQBOT_ENV_FILE"] = "/nonexistent/.env"
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv(monkeypatch, tmp_path):
+    # pydantic-settings reads ./.env: run every test from an empty folder
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def docs_zip() -> Path:
+    if not DOCS_ZIP.exists():
+        pytest.fail(f"missing test data {DOCS_ZIP}")
+    return DOCS_ZIP
+
+
+@pytest.fixture(scope="session")
+def faq_folder(tmp_path_factory, docs_zip) -> Path:
+    """The FAQ pages unzipped into a folder (read-only reference copy)."""
+    root = tmp_path_factory.mktemp("faqdocs")
+    with zipfile.ZipFile(docs_zip) as zf:
+        for name in zf.namelist():
+            if name.startswith("en/faq/") and name.endswith(".md"):
+                zf.extract(name, root)
+    return root
+
+
+@pytest.fixture
+def fake_gemini():
+    from tests.fakes.gemini_server import FakeGemini
+
+    with FakeGemini() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_settings(tmp_path, docs_zip):
+    from rag_core.config import load
+
+    def make(**overrides):
+        values = {
+            "MILVUS_URI": str(tmp_path / "milvus.db"),
+            "FAQBOT_DOCS_SOURCE": str(docs_zip),
+            "FAQBOT_CACHE_DIR": str(tmp_path / "cache"),
+        }
+        values.update(overrides)
+        return load(**values)
+
+    return make
+
+
+@pytest.fixture
+def gemini_env(fake_gemini):
+    return {"GEMINI_API_KEY": fake_gemini.api_key, "GEMINI_BASE_URL": fake_gemini.base_url}
