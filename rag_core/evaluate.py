@@ -44,7 +44,7 @@ def evaluate(pipe, questions: list[dict], modes: list[str], top_k: int = 3) -> d
         r1 = rk = rr = 0.0
         misses = []
         for item in questions:
-            res = pipe.search(item["q"], top_k=max(top_k, MRR_DEPTH), mode=mode)
+            res = pipe.search(item["q"], top_k=max(top_k, MRR_DEPTH), mode=mode, degrade=False)
             rank = next((i for i, h in enumerate(res.hits, 1) if is_hit(h.text, item["heading"])), None)
             r1 += rank == 1
             rk += rank is not None and rank <= top_k

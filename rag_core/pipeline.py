@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Sequence
 from . import analysis
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import Chunk, chunk_documents
+from .embedders import EmbeddingError
 from .sources import load_documents
 from .store import EmbedderMismatch, Hit, MilvusStore
 
@@ -224,7 +225,9 @@ class Pipeline:
     def default_mode(self) -> str:
         return "hybrid" if self.embedder.dim else "bm25"
 
-    def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> SearchResult:
+    def search(self, question: str, top_k: int | None = None, mode: str | None = None,
+               degrade: bool = True) -> SearchResult:
+        """Top chunks for a question. With `degrade`, a failed query embedding falls back to BM25."""
         t0 = time.perf_counter()
         top_k = top_k or self.settings.top_k
         mode = mode or self.default_mode()
@@ -236,8 +239,17 @@ class Pipeline:
                 f"Search mode {mode!r} needs dense vectors: set GEMINI_API_KEY or "
                 "FAQBOT_EMBEDDER=sentence-transformers and run `faqbot ingest --recreate`.")
         n = max(top_k, self.fusion.candidates)
+        query_vec = None
+        if mode != "bm25":
+            try:
+                query_vec = self.embedder.embed_query(question)
+            except EmbeddingError as exc:
+                if not degrade:
+                    raise
+                log.warning("query embedding failed, falling back to BM25: %s", exc)
+                mode = "bm25"
         bm25_hits = self.store.search_bm25(analysis.analyse(question), n) if mode != "dense" else []
-        dense_hits = self.store.search_dense(self.embedder.embed_query(question), n) if mode != "bm25" else []
+        dense_hits = self.store.search_dense(query_vec, n) if query_vec is not None else []
         if mode == "hybrid":
             fused = rrf([(bm25_hits, self.fusion.bm25_weight), (dense_hits, self.fusion.dense_weight)],
                         self.fusion.rrf_k)
@@ -263,9 +275,9 @@ class Pipeline:
 
     # ---- ask -------------------------------------------------------------------------
     def ask(self, question: str, history: Iterable[Turn] = (), on_delta: Callable[[str], None] | None = None,
-            top_k: int | None = None) -> Answer:
+            top_k: int | None = None, retrieval: SearchResult | None = None) -> Answer:
         t0 = time.perf_counter()
-        retrieval = self.search(question, top_k=top_k)
+        retrieval = retrieval or self.search(question, top_k=top_k)
         timings = {"retrieval": retrieval.ms}
         sources = []
         seen = set()

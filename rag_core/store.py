@@ -68,7 +68,7 @@ def _fit(value: str, field: str) -> str:
 def quiet_client_logs() -> None:
     """pymilvus logs every RPC error with a traceback; we report errors ourselves."""
     level = logging.DEBUG if os.environ.get("FAQBOT_DEBUG") else logging.CRITICAL
-    for name in ("pymilvus", "milvus_lite"):
+    for name in ("pymilvus", "milvus_lite", "grpc._server"):
         logging.getLogger(name).setLevel(level)
 
 

@@ -1,0 +1,120 @@
+"""Build the Bolt app and the objects behind it (state, intake, responder).
+
+Path of a mention: serve.py (HTTP/Socket Mode) → Bolt → listeners/mention.py
+→ jobs.Intake.submit (dedupe + durable job) → worker → reply.Responder.handle
+→ rag_core.Pipeline.ask → blocks.answer_blocks → chat.postMessage.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from rag_core.errors import ServeError
+
+from . import blocks
+from .jobs import Intake
+from .listeners import register_all
+from .reply import Responder
+from .state import State
+
+log = logging.getLogger(__name__)
+
+
+def web_client(settings, token: str | None = None) -> WebClient:
+    client = WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+class Bot:
+    """Everything the listeners need, in one place."""
+
+    def __init__(self, settings, pipeline, state: State | None = None, client: WebClient | None = None):
+        self.settings = settings
+        self.pipeline = pipeline
+        self.state = state or State(settings.state_db)
+        self.client = client or web_client(settings)
+        self.bot_user_id: str | None = None
+        self.responder = Responder(self.client, pipeline, self.state, settings)
+        self.intake = Intake(self.state, self.responder.handle, self.responder.notify,
+                             workers=settings.workers, queue_size=settings.queue_size,
+                             rate_limit=settings.rate_limit)
+        self._side = ThreadPoolExecutor(2, thread_name_prefix="side")
+        self.app = self._build_app()
+
+    def _build_app(self) -> App:
+        try:
+            auth = self.client.auth_test()
+        except SlackApiError as exc:
+            raise ServeError(f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}).") from None
+        except Exception as exc:
+            raise ServeError(f"Cannot reach Slack at SLACK_API_URL={self.settings.slack_api_url} ({exc}).") from None
+        self.bot_user_id = auth.get("user_id")
+        self.responder.bot_user_id = self.bot_user_id
+        try:
+            app = App(
+                client=self.client,
+                signing_secret=self.settings.slack_signing_secret or None,
+                request_verification_enabled=not self.settings.socket_mode,
+                token_verification_enabled=False,  # done above, with a clear error
+                process_before_response=True,  # the job is stored before Slack gets its ack
+                ignoring_self_events_enabled=True,
+                logger=logging.getLogger("bot.bolt"),
+            )
+        except BoltError as exc:
+            raise ServeError(f"Cannot build the Slack app: {exc}") from None
+        register_all(app, self)
+        return app
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def start(self) -> None:
+        self.intake.start()
+        self.intake.recover()
+
+    def stop(self) -> None:
+        self.intake.stop()
+        self._side.shutdown(wait=False)
+
+    # ---- small side jobs (never on the ack path) -------------------------------------------
+    def later(self, fn, *args) -> None:
+        def run():
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("side job %s failed", getattr(fn, "__name__", fn))
+
+        self._side.submit(run)
+
+    def usage_once(self, keys: list[str], channel: str, thread_ts: str) -> None:
+        if all(self.state.remember(k) for k in keys):
+            self.later(lambda: self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=blocks.error_text("empty"),
+                blocks=blocks.usage_blocks()))
+
+    def ephemeral(self, body: dict, text: str) -> None:
+        channel = (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+        self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text,
+                                       thread_ts=message.get("thread_ts") or message.get("ts"))
+
+    def escalate(self, body: dict) -> None:
+        channel = (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        user = body["user"]["id"]
+        targets = " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>"
+                           for i in self.settings.escalation_ids)
+        if not targets:
+            self.ephemeral(body, "No escalation contacts are configured (FAQBOT_ESCALATION); "
+                                 "please ask your team in the channel.")
+            return
+        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                     text=f"{targets} — <@{user}> still needs help with this question.")

@@ -1,0 +1,172 @@
+"""accept → dedupe → queue → worker → reply.
+
+Listeners call `Intake.submit()`: it enforces the per-user rate limit, writes
+the job (with its dedupe keys) to the state DB, and puts it on a bounded
+queue. A fixed pool of worker threads takes jobs off the queue and hands them
+to the `Responder`. Everything that talks to Slack happens on worker or
+notice threads, never on the thread that acknowledges the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from .state import Job, State
+
+log = logging.getLogger(__name__)
+
+RECOVER_WINDOW_S = 600  # accepted-but-unanswered questions younger than this are answered after a restart
+
+
+class RateLimiter:
+    """At most `limit` questions per user in any 60 s window (0 = unlimited)."""
+
+    def __init__(self, limit: int, window_s: float = 60.0):
+        self.limit, self.window = limit, window_s
+        self._hits: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, user: str) -> bool:
+        if self.limit <= 0:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[user]
+            while hits and now - hits[0] > self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+
+class Intake:
+    def __init__(self, state: State, handle: Callable[[Job], None], notify: Callable[[Job, str], None],
+                 workers: int = 4, queue_size: int = 200, rate_limit: int = 5):
+        self.state = state
+        self._handle = handle
+        self._notify = notify  # (job, error kind) -> short reply to the user
+        self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
+        self.limiter = RateLimiter(rate_limit)
+        self.notices = ThreadPoolExecutor(2, thread_name_prefix="notice")
+        self._workers: list[threading.Thread] = []
+        self._n_workers = workers
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self.stats = {"accepted": 0, "duplicates": 0, "rate_limited": 0, "busy": 0, "answered": 0, "failed": 0}
+
+    # ---- listener side (fast: no network) -----------------------------------------------
+    def submit(self, keys: list[str], **job) -> Job | None:
+        """Accept a question exactly once. Returns the job, or None for a duplicate."""
+        if any(self.state.seen(k) for k in keys):  # cheap pre-check; accept() is the real guard
+            self._count("duplicates")
+            return None
+        limited = not self.limiter.allow(job.get("user", ""))
+        accepted = self.state.accept(keys, **job)
+        if accepted is None:
+            self._count("duplicates")
+            return None
+        self._count("accepted")
+        if limited:
+            self._reject(accepted, "rate_limited")
+            return accepted
+        try:
+            self.queue.put_nowait(accepted)
+        except queue.Full:
+            self._reject(accepted, "busy")
+        return accepted
+
+    def _reject(self, job: Job, kind: str) -> None:
+        self._count(kind)
+        self.state.finish(job.id, status=kind)
+        self.notices.submit(self._safe_notify, job, kind)
+
+    def _safe_notify(self, job: Job, kind: str) -> None:
+        try:
+            self._notify(job, kind)
+        except Exception:
+            log.exception("could not tell the user about %s (job %s)", kind, job.id)
+
+    # ---- workers ------------------------------------------------------------------------
+    def start(self) -> None:
+        for n in range(self._n_workers):
+            t = threading.Thread(target=self._work, name=f"answer-{n}", daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    def recover(self) -> tuple[int, int]:
+        """Requeue questions accepted in the last 10 minutes; apologise for older ones."""
+        requeued = apologised = 0
+        for job in self.state.unfinished():
+            if time.time() - job.created <= RECOVER_WINDOW_S:
+                try:
+                    self.queue.put_nowait(job)
+                    requeued += 1
+                except queue.Full:
+                    self._reject(job, "busy")
+            else:
+                self.state.finish(job.id, status="expired")
+                self.notices.submit(self._safe_notify, job, "restarted")
+                apologised += 1
+        if requeued or apologised:
+            log.info("recovered %d unanswered question(s); apologised for %d old one(s)", requeued, apologised)
+        return requeued, apologised
+
+    def _work(self) -> None:
+        while True:
+            job = self.queue.get()
+            if job is None:
+                self.queue.task_done()
+                return
+            with self._lock:
+                self._in_flight += 1
+            try:
+                self.state.start(job.id)
+                self._handle(job)
+                self._count("answered")
+            except Exception:
+                self._count("failed")
+                log.exception("job %s failed", job.id)
+                try:
+                    self.state.finish(job.id, status="failed", error="unhandled")
+                except Exception:
+                    pass
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                self.queue.task_done()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for _ in self._workers:
+            self.queue.put(None)
+        deadline = time.monotonic() + timeout
+        for t in self._workers:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.notices.shutdown(wait=False)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
+    # ---- health --------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1

@@ -1,0 +1,93 @@
+"""Slack-side settings (SPEC §3), read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag_core.config import ConfigError, load, parse_duration
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    slack_bot_token: str = Field("", alias="SLACK_BOT_TOKEN", repr=False)
+    slack_app_token: str = Field("", alias="SLACK_APP_TOKEN", repr=False)
+    slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET", repr=False)
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    support_channels: str = Field("", alias="FAQBOT_SUPPORT_CHANNELS")
+    escalation: str = Field("", alias="FAQBOT_ESCALATION")
+    state_db: Path = Field(Path("./faqbot_state.db"), alias="FAQBOT_STATE_DB")
+    reindex_interval: str = Field("", alias="FAQBOT_REINDEX_INTERVAL")
+    port: int = Field(3000, alias="PORT", ge=1, le=65535)
+    rate_limit: int = Field(5, alias="FAQBOT_RATE_LIMIT", ge=0, le=10000)
+    workers: int = Field(4, alias="FAQBOT_WORKERS", ge=1, le=64)
+    queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith("xoxb-"):
+            raise ValueError("a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith("xapp-"):
+            raise ValueError("an app-level token starting with xapp-")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("reindex_interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        if v.strip():
+            parse_duration(v)
+        return v.strip()
+
+    @field_validator("support_channels", "escalation")
+    @classmethod
+    def _ids(cls, v: str) -> str:
+        for item in _split(v):
+            if not item[:1] in ("C", "G", "D", "S", "U", "W") or not item.isalnum():
+                raise ValueError("comma-separated Slack IDs (C…, S…, U…)")
+        return v
+
+    @property
+    def support_channel_ids(self) -> frozenset[str]:
+        return frozenset(_split(self.support_channels))
+
+    @property
+    def escalation_ids(self) -> list[str]:
+        return _split(self.escalation)
+
+    @property
+    def reindex_seconds(self) -> int | None:
+        return parse_duration(self.reindex_interval) if self.reindex_interval else None
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+
+def _split(value: str) -> list[str]:
+    return [x.strip() for x in (value or "").split(",") if x.strip()]
+
+
+def load_bot_settings(**overrides) -> BotSettings:
+    return load(BotSettings, **overrides)
+
+
+__all__ = ["BotSettings", "load_bot_settings", "ConfigError"]

@@ -1,0 +1,104 @@
+"""Run the real bot (Bolt + waitress + workers + Milvus Lite) against the fake Slack and Gemini."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from rag_core.config import load
+from rag_core.pipeline import Pipeline
+from tests.fakes import slack_payloads as sp
+
+SECRET = "test-signing-secret-0123456789"
+
+
+class BotHarness:
+    def __init__(self, tmp_path: Path, slack, gemini=None, ingest: bool = True, **env):
+        from bot.settings import load_bot_settings
+
+        self.tmp = tmp_path
+        self.slack = slack
+        self.gemini = gemini
+        rag_env = {"MILVUS_URI": str(tmp_path / "milvus.db"), "FAQBOT_CACHE_DIR": str(tmp_path / "cache"),
+                   "FAQBOT_DOCS_SOURCE": env.pop("FAQBOT_DOCS_SOURCE", None) or str(
+                       Path(__file__).resolve().parents[2] / "shared/data/milvus_docs_2.4.x_en.zip")}
+        if gemini is not None:
+            rag_env |= {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.base_url,
+                        "GEMINI_TIMEOUT": env.pop("GEMINI_TIMEOUT", "5")}
+        rag_env |= {k: v for k, v in env.items() if not k.startswith(("SLACK_", "FAQBOT_S", "FAQBOT_E", "FAQBOT_R",
+                                                                          "FAQBOT_W", "FAQBOT_Q", "PORT"))}
+        self.rag_settings = load(**rag_env)
+        bot_env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET,
+                   "SLACK_API_URL": slack.api_url, "FAQBOT_STATE_DB": str(tmp_path / "state.db")}
+        bot_env |= {k: v for k, v in env.items() if k not in rag_env}
+        self.bot_settings = load_bot_settings(**bot_env)
+        self.pipeline = Pipeline(self.rag_settings)
+        if ingest:
+            self.pipeline.ingest()
+        self.bot = None
+        self.server = None
+
+    def start(self):
+        from bot.app import Bot
+        from bot.serve import make_server
+
+        self.bot = Bot(self.bot_settings, self.pipeline)
+        self.bot.start()
+        self.server = make_server(self.bot, 0, host="127.0.0.1", with_slack=not self.bot_settings.socket_mode)
+        self.port = self.server.effective_port
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def stop(self):
+        if self.server is not None:
+            self.server.close()
+        if self.bot is not None:
+            self.bot.stop()
+            self.bot.state.close()
+        self.pipeline.store.close()
+
+    # ---- requests ----------------------------------------------------------------
+    def post_event(self, event: dict, event_id: str | None = None, **kw):
+        envelope = sp.event_callback(event, event_id=event_id)
+        status, _, body = sp.post_signed(self.url, json.dumps(envelope).encode(), "application/json", SECRET, **kw)
+        return status, envelope
+
+    def post_command(self, text: str, **kw):
+        payload = sp.slash_command(text, **{k: v for k, v in kw.items() if k in ("channel_id", "user_id",
+                                                                                  "response_url")})
+        t0 = time.monotonic()
+        status, headers, body = sp.post_signed(self.url, sp.form_body(payload),
+                                               "application/x-www-form-urlencoded", SECRET)
+        return status, body, time.monotonic() - t0, payload
+
+    def post_action(self, action_id: str, value: str, **kw):
+        payload = sp.block_actions(action_id, value, **kw)
+        status, _, body = sp.post_signed(self.url, sp.interaction_body(payload),
+                                         "application/x-www-form-urlencoded", SECRET)
+        return status, payload
+
+    def idle(self, timeout: float = 20.0) -> bool:
+        return self.bot.intake.wait_idle(timeout)
+
+    def replies(self, channel: str | None = None) -> list:
+        """Answers/notices posted by the bot (chat.postMessage calls that succeeded)."""
+        return [c for c in self.slack.calls_to("chat.postMessage")
+                if c.response.get("ok") and (channel is None or c.params.get("channel") == channel)]
+
+
+    def shown(self, call) -> str:
+        """What a posted message finally shows (after streaming edits): text plus blocks, as JSON."""
+        msg = self.slack.message(call.params["channel"], call.response["ts"]) or call.params
+        return json.dumps({"text": msg.get("text"), "blocks": msg.get("blocks")}, ensure_ascii=False)
+
+
+def all_text(call) -> str:
+    """Everything one API call sent: text plus the blocks' JSON."""
+    return json.dumps({"text": call.params.get("text"), "blocks": call.params.get("blocks")}, ensure_ascii=False)

@@ -1,0 +1,336 @@
+"""Prove the Slack fakes against the real slack_sdk clients."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.webhook import WebhookClient
+
+from tests.fakes import slack_payloads as sp
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture()
+def fake():
+    with FakeSlack() as f:
+        yield f
+
+
+@pytest.fixture()
+def client(fake):
+    return WebClient(token=fake.bot_token, base_url=fake.api_url)
+
+
+def test_auth_test_and_invalid_token(fake, client):
+    r = client.auth_test()
+    assert r["user_id"] == "UBOT" and r["bot_id"] == "BBOT" and r["team_id"] == "T1"
+    assert fake.calls_to("auth.test")[0].headers["authorization"] == f"Bearer {fake.bot_token}"
+
+    with pytest.raises(SlackApiError) as ei:
+        WebClient(token="xoxb-wrong", base_url=fake.api_url).auth_test()
+    assert ei.value.response["error"] == "invalid_auth"
+    with pytest.raises(SlackApiError) as ei:
+        WebClient(base_url=fake.api_url).auth_test()
+    assert ei.value.response["error"] == "not_authed"
+    # the bot token can't open socket connections
+    with pytest.raises(SlackApiError) as ei:
+        client.apps_connections_open(app_token=fake.bot_token)
+    assert ei.value.response["error"] == "not_allowed_token_type"
+    with pytest.raises(SlackApiError) as ei:
+        client.api_call("chat.nope")
+    assert ei.value.response["error"] == "unknown_method"
+
+
+def test_post_update_replies(fake, client):
+    parent = sp.app_mention("<@UBOT> how do I create an index?")
+    fake.add_message("C1", {k: parent[k] for k in ("user", "text", "ts")})
+    r = client.chat_postMessage(channel="C1", thread_ts=parent["ts"], text="thinking…",
+                                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}])
+    assert r["ok"] and r["channel"] == "C1" and r["message"]["thread_ts"] == parent["ts"]
+    ts = r["ts"]
+    r2 = client.chat_postMessage(channel="C1", thread_ts=parent["ts"], text="second")
+    assert float(r2["ts"]) > float(ts)
+
+    client.chat_update(channel="C1", ts=ts, text="final answer", blocks=[])
+    replies = client.conversations_replies(channel="C1", ts=parent["ts"])
+    texts = [m["text"] for m in replies["messages"]]
+    assert texts == [parent["text"], "final answer", "second"]
+    assert replies["messages"][0]["reply_count"] == 2 and replies["has_more"] is False
+    assert "edited" in replies["messages"][1]
+
+    call = fake.calls_to("chat.postMessage")[0]
+    assert call.params["blocks"][0]["type"] == "section"  # decoded JSON
+    assert call.headers["content-type"].startswith("application/json")
+
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_update(channel="C1", ts="1600000000.000001", text="x")
+    assert ei.value.response["error"] == "message_not_found"
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_update(channel="C1", ts=parent["ts"], text="edit a user's message")
+    assert ei.value.response["error"] == "cant_update_message"
+    with pytest.raises(SlackApiError) as ei:
+        client.conversations_replies(channel="C1", ts="1600000000.000002")
+    assert ei.value.response["error"] == "thread_not_found"
+    with pytest.raises(SlackApiError) as ei, pytest.warns(UserWarning):
+        client.chat_postMessage(channel="C1")
+    assert ei.value.response["error"] == "no_text"
+
+    fake.seed_thread("C9", "1700000000.000001", [{"user": "U1", "text": "q"}, {"user": "U2", "text": "a"}])
+    seeded = client.conversations_replies(channel="C9", ts="1700000000.000001", limit=1)
+    assert [m["text"] for m in seeded["messages"]] == ["q"] and seeded["has_more"] is True
+    rest = client.conversations_replies(channel="C9", ts="1700000000.000001",
+                                        cursor=seeded["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["a"]
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C1", text="x" * 40001)
+    assert ei.value.response["error"] == "msg_too_long"
+
+
+def test_form_encoded_blocks_are_decoded(fake, client):
+    # api_call(data=...) sends application/x-www-form-urlencoded with blocks as a JSON string
+    blocks = [{"type": "section", "text": {"type": "plain_text", "text": "form"}}]
+    client.api_call("chat.postMessage", params={"channel": "C1", "text": "form", "blocks": json.dumps(blocks)})
+    call = fake.calls_to("chat.postMessage")[0]
+    assert call.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert call.params["blocks"] == blocks and call.ok
+
+
+def test_not_in_channel_and_reactions(fake, client):
+    fake.add_channel("C2", members_include_bot=False)
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C2", text="hi")
+    assert ei.value.response["error"] == "not_in_channel"
+
+    ev = sp.app_mention("<@UBOT> hi")
+    client.reactions_add(channel="C1", timestamp=ev["ts"], name="eyes")
+    with pytest.raises(SlackApiError) as ei:
+        client.reactions_add(channel="C1", timestamp=ev["ts"], name="eyes")
+    assert ei.value.response["error"] == "already_reacted"
+    with pytest.raises(SlackApiError) as ei:
+        client.reactions_add(channel="C1", timestamp=ev["ts"], name=":eyes:")
+    assert ei.value.response["error"] == "invalid_name"
+    assert fake.reactions("C1", ev["ts"]) == ["eyes"]
+    client.reactions_remove(channel="C1", timestamp=ev["ts"], name="eyes")
+    with pytest.raises(SlackApiError) as ei:
+        client.reactions_remove(channel="C1", timestamp=ev["ts"], name="eyes")
+    assert ei.value.response["error"] == "no_reaction"
+
+
+def test_ratelimited_then_retry_succeeds(fake, client):
+    fake.fail("chat.postMessage", "ratelimited", times=1, retry_after=1)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    t0 = time.monotonic()
+    r = client.chat_postMessage(channel="C1", text="hello")
+    assert r["ok"]
+    assert time.monotonic() - t0 >= 1.0
+    calls = fake.calls_to("chat.postMessage")
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[0].response == {"ok": False, "error": "ratelimited"}
+
+
+def test_ratelimited_without_retry_handler_and_500(fake, client):
+    fake.fail("chat.postMessage", "ratelimited", retry_after=7)
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C1", text="hello")
+    assert ei.value.response.status_code == 429
+    assert ei.value.response.headers["Retry-After"] == "7"
+    assert ei.value.response["error"] == "ratelimited"
+
+    fake.fail("chat.update", "internal_error", times=None)
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_update(channel="C1", ts="1700000000.000100", text="x")
+    assert ei.value.response.status_code == 500 and ei.value.response["error"] == "internal_error"
+    fake.clear_failures("chat.update")
+
+
+def test_invalid_blocks(fake, client):
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C1", text="fallback",
+                                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+    resp = ei.value.response
+    assert resp["error"] == "invalid_blocks"
+    assert resp["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
+    for bad in (
+        [{"type": "divider"}] * 51,
+        [{"type": "markdown", "text": "a" * 7000}, {"type": "markdown", "text": "b" * 7000}],
+        [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+        [{"type": "actions", "elements": [{"type": "button", "action_id": "a",
+                                           "text": {"type": "plain_text", "text": "t" * 76}}]}],
+        [{"type": "bogus"}],
+    ):
+        with pytest.raises(SlackApiError) as ei:
+            client.chat_postMessage(channel="C1", text="t", blocks=bad)
+        assert ei.value.response["error"] == "invalid_blocks", bad
+    client.chat_postMessage(channel="C1", text="t", blocks=[{"type": "markdown", "text": "a" * 12000}])
+
+
+def test_streaming(fake, client):
+    thread = sp.app_mention("<@UBOT> stream please")
+    start = client.chat_startStream(channel="C1", thread_ts=thread["ts"], recipient_team_id="T1",
+                                    recipient_user_id="U1", markdown_text="Hel")
+    ts = start["ts"]
+    client.chat_appendStream(channel="C1", ts=ts, markdown_text="lo ")
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[{"type": "markdown_text", "text": "world"}])
+    stop = client.chat_stopStream(channel="C1", ts=ts, blocks=[{"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "sources"}]}])
+    assert stop["message"]["text"] == "Hello world"
+    assert fake.message("C1", ts)["blocks"][0]["type"] == "context"
+    params = fake.calls_to("chat.startStream")[0].params
+    assert params["recipient_user_id"] == "U1" and params["thread_ts"] == thread["ts"]
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_appendStream(channel="C1", ts=ts, markdown_text="late")
+    assert ei.value.response["error"] == "message_not_in_streaming_state"
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_appendStream(channel="C1", ts="1600000000.000009", markdown_text="x")
+    assert ei.value.response["error"] == "message_not_in_streaming_state"
+
+    # the sdk helper (buffers; sends chunks)
+    streamer = client.chat_stream(channel="C1", thread_ts=thread["ts"], recipient_team_id="T1",
+                                  recipient_user_id="U1", buffer_size=5)
+    streamer.append(markdown_text="abc")
+    streamer.append(markdown_text="defgh")
+    streamer.stop(markdown_text="!")
+    assert fake.message("C1", streamer.ts)["text"] == "abcdefgh!"
+    assert fake.streams[("C1", streamer.ts)]["state"] == "stopped"
+
+
+def test_assistant_and_misc_methods(fake, client):
+    ev = sp.assistant_thread_started()
+    tts = ev["assistant_thread"]["thread_ts"]
+    client.assistant_threads_setStatus(channel_id="D1", thread_ts=tts, status="is thinking…")
+    client.assistant_threads_setSuggestedPrompts(channel_id="D1", thread_ts=tts,
+                                                 prompts=[{"title": "Index?", "message": "What index?"}])
+    client.assistant_threads_setTitle(channel_id="D1", thread_ts=tts, title="Indexes")
+    assert fake.assistant_threads[("D1", tts)]["title"] == "Indexes"
+    with pytest.raises(SlackApiError):
+        client.assistant_threads_setSuggestedPrompts(channel_id="D1", thread_ts=tts, prompts=[])
+    assert client.users_info(user="U1")["user"]["id"] == "U1"
+    assert client.conversations_info(channel="C1")["channel"]["id"] == "C1"
+    assert client.chat_postEphemeral(channel="C1", user="U1", text="psst")["message_ts"]
+
+
+def test_response_url_and_latency(fake):
+    url = fake.new_response_url()
+    fake.set_latency("response_url", 0.2)
+    t0 = time.monotonic()
+    r = WebhookClient(url).send(text="ok!", response_type="ephemeral")
+    assert r.status_code == 200 and time.monotonic() - t0 >= 0.2
+    call = fake.wait_for("response_url")[0]
+    assert call.params["text"] == "ok!" and call.params["response_type"] == "ephemeral"
+    with pytest.raises(AssertionError, match="expected >= 2"):
+        fake.wait_for("response_url", count=2, timeout=0.2)
+
+
+def _close_quickly(sm: SocketModeClient, fake: FakeSlack) -> None:
+    # SocketModeClient.close() joins its reader thread, which sits in recv() with a
+    # 3 s socket timeout; closing the server side first lets it return at once.
+    sm.auto_reconnect_enabled = sm.default_auto_reconnect_enabled = False
+    fake.socket.drop_connections()
+    sm.close()
+
+
+def test_socket_mode_with_real_client(fake):
+    # apps.connections.open is called with the app token (passed explicitly by the
+    # socket client); the WebClient only needs base_url.
+    web = WebClient(base_url=fake.api_url)
+    sm = SocketModeClient(app_token=fake.app_token, web_client=web, ping_interval=1)
+    received: list[SocketModeRequest] = []
+
+    def listener(client: SocketModeClient, req: SocketModeRequest) -> None:
+        received.append(req)
+        payload = {"text": "pong"} if req.type == "slash_commands" else None
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=payload))
+
+    sm.socket_mode_request_listeners.append(listener)
+    try:
+        sm.connect()
+        fake.socket.wait_connected()
+        assert fake.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {fake.app_token}"
+
+        env = sp.event_callback(sp.app_mention("<@UBOT> hi"))
+        eid = fake.socket.send("events_api", env)
+        assert fake.socket.wait_ack(eid) == {"envelope_id": eid}
+        assert received[0].type == "events_api" and received[0].payload["event"]["type"] == "app_mention"
+        assert received[0].retry_attempt == 0
+
+        eid = fake.socket.send("slash_commands", sp.slash_command("what is milvus"))
+        assert fake.socket.wait_ack(eid)["payload"] == {"text": "pong"}
+
+        fake.socket.drop_connections()
+        fake.socket.wait_connection_count(2, timeout=10)
+        eid = fake.socket.send("events_api", sp.event_callback(sp.app_mention("<@UBOT> again")),
+                               retry_attempt=1, retry_reason="timeout")
+        assert fake.socket.wait_ack(eid, timeout=5)["envelope_id"] == eid
+        assert received[-1].retry_attempt == 1 and received[-1].retry_reason == "timeout"
+
+        fake.socket.send_disconnect("refresh_requested")
+        fake.socket.wait_connection_count(3, timeout=10)
+        eid = fake.socket.send("interactive", sp.block_actions("feedback_up", "1"))
+        assert fake.socket.wait_ack(eid)["envelope_id"] == eid
+        assert len(fake.calls_to("apps.connections.open")) == 3
+    finally:
+        _close_quickly(sm, fake)
+
+
+def test_signatures_verify_with_sdk_verifier():
+    secret = "shhh"
+    body = sp.form_body(sp.slash_command("hello world"))
+    headers = sp.sign(secret, body)
+    v = SignatureVerifier(secret)
+    assert v.is_valid_request(body, headers)
+    assert not SignatureVerifier("other").is_valid_request(body, headers)
+    assert not v.is_valid_request(body, sp.sign(secret, body, timestamp=int(time.time()) - 3600))
+
+    # post_signed over the wire, checked by a tiny server using the verifier
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = {}
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            ok = v.is_valid_request(raw, dict(self.headers))
+            seen["retry"] = self.headers.get("X-Slack-Retry-Num")
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/slack/events"
+        ev = json.dumps(sp.event_callback(sp.message("hi", channel_type="im", channel="D1"))).encode()
+        status, _, _ = sp.post_signed(url, ev, "application/json", secret, retry_num=1)
+        assert status == 200 and seen["retry"] == "1"
+        status, _, _ = sp.post_signed(url, ev, "application/json", secret, bad_signature=True)
+        assert status == 401
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_payload_shapes():
+    ev = sp.app_mention("<@UBOT> see <https://milvus.io|docs>", thread_ts="1700000000.000001")
+    els = ev["blocks"][0]["elements"][0]["elements"]
+    assert els[0] == {"type": "user", "user_id": "UBOT"}
+    assert els[-1] == {"type": "link", "url": "https://milvus.io", "text": "docs"}
+    a, b = sp.message("x"), sp.message("y")
+    assert float(b["ts"]) > float(a["ts"])
+    env = sp.event_callback(a)
+    assert env["authorizations"][0]["user_id"] == "UBOT" and env["event_id"] != sp.event_callback(a)["event_id"]
+    p = sp.block_actions("act", "v", thread_ts="1700000000.000001")
+    assert p["container"]["thread_ts"] == "1700000000.000001"
+    assert sp.interaction_body(p).startswith(b"payload=")
