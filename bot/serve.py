@@ -100,6 +100,19 @@ def make_server(bot, port: int, host: str = "0.0.0.0", with_slack: bool = True):
         raise ServeError(f"Cannot listen on port {port} ({exc.strerror}); set PORT to a free port.") from None
 
 
+def socket_handler(bot, ping_interval: float = 5):
+    """Socket Mode via slack_sdk's built-in client (no extra packages); reconnects on its own."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from .app import web_client
+
+    settings = bot.settings
+    return SocketModeHandler(bot.app, app_token=settings.slack_app_token,
+                             web_client=web_client(settings, settings.slack_app_token),
+                             ping_interval=ping_interval, trace_enabled=False,
+                             all_message_trace_enabled=False, ping_pong_trace_enabled=False)
+
+
 def serve(http: bool = False, port: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     bot = build_bot()
@@ -125,15 +138,7 @@ def serve(http: bool = False, port: int | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     handler = None
     if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        from .app import web_client
-
-        handler = SocketModeHandler(bot.app, app_token=settings.slack_app_token,
-                                    web_client=web_client(settings, settings.slack_bot_token),
-                                    trace_enabled=False, all_message_trace_enabled=False,
-                                    ping_pong_trace_enabled=False)
-        handler.client.web_client = web_client(settings, settings.slack_app_token)
+        handler = socket_handler(bot)
         handler.connect()
         log.info("Socket Mode connected; /healthz on port %s", port)
     else:

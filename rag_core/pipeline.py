@@ -158,7 +158,7 @@ class Pipeline:
     def _check_embedder(self):
         if not self._checked:
             emb = self.embedder
-            self.store.check_embedder(emb.name, emb.dim)
+            self.store.check_embedder(emb.name, emb.dim, must_exist=True)
             self._checked = True
 
     # ---- ingest ----------------------------------------------------------------------

@@ -65,6 +65,29 @@ def _fit(value: str, field: str) -> str:
     return raw[:limit].decode("utf-8", "ignore")
 
 
+def _import_pymilvus():
+    """Import pymilvus without its import-time read of MILVUS_URI.
+
+    pymilvus parses the MILVUS_URI environment variable when it is first
+    imported and raises "Illegal uri" for anything but http(s)://host:port, so
+    a Milvus Lite path in MILVUS_URI (our own setting) would break the import.
+    """
+    import sys
+
+    if "pymilvus" in sys.modules:
+        return sys.modules["pymilvus"]
+    saved = os.environ.get("MILVUS_URI")
+    if saved is not None and "://" not in saved:
+        os.environ.pop("MILVUS_URI")
+    try:
+        import pymilvus
+
+        return pymilvus
+    finally:
+        if saved is not None:
+            os.environ["MILVUS_URI"] = saved
+
+
 def quiet_client_logs() -> None:
     """pymilvus logs every RPC error with a traceback; we report errors ourselves."""
     level = logging.DEBUG if os.environ.get("FAQBOT_DEBUG") else logging.CRITICAL
@@ -103,6 +126,7 @@ class MilvusStore:
         return self._client
 
     def _connect(self):
+        _import_pymilvus()
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
@@ -138,6 +162,7 @@ class MilvusStore:
 
     def _call(self, fn, *args, **kwargs):
         """Run a client call; map failures to StoreUnavailable and reconnect next time."""
+        _import_pymilvus()
         from pymilvus.exceptions import MilvusException
 
         try:
@@ -175,9 +200,12 @@ class MilvusStore:
             return None
         return props[PROP_EMBEDDER], int(props.get(PROP_DIM, 0) or 0)
 
-    def check_embedder(self, name: str, dim: int) -> None:
+    def check_embedder(self, name: str, dim: int, must_exist: bool = False) -> None:
         recorded = self.recorded_embedder()
         if recorded is None:
+            if must_exist and not self.exists():
+                raise StoreError(f"Collection {self.collection!r} does not exist at MILVUS_URI={self.uri}: "
+                                 "run `faqbot ingest` first.")
             return
         if recorded != (name, dim):
             raise EmbedderMismatch(
@@ -192,6 +220,7 @@ class MilvusStore:
         self._loaded = False
 
     def create(self, embedder_name: str, dim: int) -> None:
+        _import_pymilvus()
         from pymilvus import DataType, Function, FunctionType
 
         def make(c):
