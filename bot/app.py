@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -72,6 +72,18 @@ class Bot:
         except BoltError as exc:
             raise ServeError(f"Cannot build the Slack app: {exc}") from None
         register_all(app, self)
+
+        @app.error
+        def on_error(error, request):
+            kind = (request.body or {}).get("type") if isinstance(request.body, dict) else None
+            if isinstance(error, (KeyError, TypeError, ValueError, AttributeError, IndexError)):
+                # a payload of a shape we don't understand: retrying it will not help
+                log.warning("ignored a malformed %s payload: %s: %s", kind, type(error).__name__, error)
+                return BoltResponse(status=200, body="")
+            log.error("listener failed on a %s payload (%s: %s); Slack will redeliver",
+                      kind, type(error).__name__, error)
+            return BoltResponse(status=500, body="")
+
         return app
 
     # ---- lifecycle ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import threading
 import time
 
 from rag_core.errors import ServeError
+from rag_core.store import StoreError, StoreLocked
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,12 @@ def wsgi_app(bot, health: Health, with_slack: bool = True):
                            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]
         if slack is not None and path == "/slack/events":
-            return slack(environ, start_response)
+            try:
+                return slack(environ, start_response)
+            except (ValueError, UnicodeDecodeError):  # Bolt parses the body before checking it
+                log.warning("rejected a request whose body is not valid JSON/form data")
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b"Bad Request"]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 
@@ -122,7 +128,12 @@ def serve(http: bool = False, port: int | None = None) -> int:
     if not socket_mode and not settings.slack_signing_secret:
         raise ServeError("SLACK_SIGNING_SECRET is not set: HTTP mode refuses to start without it "
                          "(or set SLACK_APP_TOKEN for Socket Mode).")
-    bot.pipeline.store.ping()  # fail fast on a wrong MILVUS_URI / locked Lite file
+    try:
+        bot.pipeline.store.ping()  # a locked Lite file is fatal; a server that is down is not
+    except StoreLocked:
+        raise
+    except StoreError as exc:
+        log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
     bot.start()
     from .reindex import start_reindexer
 

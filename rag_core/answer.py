@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -74,59 +75,107 @@ def _enum(value) -> str:
     return str(getattr(value, "value", value)).rsplit(".", 1)[-1]
 
 
-class GeminiAnswerer:
-    mode = "gemini"
+def retry_delay(exc) -> float | None:
+    """Seconds the API asked us to wait: RetryInfo.retryDelay in the error body, else Retry-After."""
+    details = getattr(exc, "details", None)
+    error = details.get("error", {}) if isinstance(details, dict) else {}
+    for item in error.get("details", []) or []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            m = re.fullmatch(r"\s*([\d.]+)s\s*", str(item.get("retryDelay", "")))
+            if m:
+                return float(m.group(1))
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    try:
+        return float(headers.get("retry-after") or headers.get("Retry-After"))
+    except (TypeError, ValueError):
+        return None
 
-    def __init__(self, settings, client=None):
+
+class GeminiAnswerer:
+    """Gemini with a hard deadline per answer (GEMINI_TIMEOUT, default 10 s).
+
+    google-genai's HttpRetryOptions back off exponentially but ignore the
+    RetryInfo / Retry-After the API sends with a 429, and they retry hung
+    requests with a full timeout each. A user is waiting, so retries here are
+    our own: 429 waits exactly as long as the API asked (if that fits in the
+    deadline), 5xx retries once quickly, and every try's timeout is whatever
+    is left of the deadline. Then the caller falls back to an extractive answer.
+    """
+
+    mode = "gemini"
+    MIN_TRY_S = 2.0  # don't start a try with less time than this left
+
+    def __init__(self, settings, client=None, sleep=time.sleep):
         from .embedders import gemini_client
 
         self.model = settings.gemini_model
-        # one retry only: a user is waiting; the fallback answer is better than a long wait
-        self._client = client or gemini_client(settings, retries=1)
+        self.budget_s = settings.gemini_timeout
+        self._client = client or gemini_client(settings, retries=0)
+        self._sleep = sleep
 
-    def _config(self):
+    def _config(self, timeout_s: float):
         from google.genai import types
 
-        return types.GenerateContentConfig(system_instruction=SYSTEM_PROMPT, temperature=0.2)
+        return types.GenerateContentConfig(
+            system_instruction=SYSTEM_PROMPT, temperature=0.2,
+            http_options=types.HttpOptions(timeout=max(1000, int(timeout_s * 1000))))
 
     def generate(self, prompt: str, on_delta: Callable[[str], None] | None = None) -> str:
         from google.genai import errors
 
-        try:
-            if on_delta is None:
-                resp = self._client.models.generate_content(model=self.model, contents=prompt, config=self._config())
-                blocked = _blocked_reason(resp)
-                text = resp.text
-                if blocked or not text:
-                    raise AnswerUnavailable(blocked or "empty answer from the model")
-                return text.strip()
-            pieces: list[str] = []
-            for chunk in self._client.models.generate_content_stream(
-                model=self.model, contents=prompt, config=self._config()
-            ):
-                blocked = _blocked_reason(chunk)
-                if blocked:
-                    raise AnswerUnavailable(blocked)
-                delta = chunk.text or ""
-                if delta:
-                    pieces.append(delta)
-                    on_delta(delta)
-            text = "".join(pieces).strip()
-            if not text:
-                raise AnswerUnavailable("empty answer from the model")
-            return text
-        except AnswerUnavailable:
-            raise
-        except errors.APIError as exc:
+        deadline = time.monotonic() + self.budget_s
+        streamed = []
+        for attempt in range(3):
+            remaining = deadline - time.monotonic()
+            try:
+                return self._once(prompt, on_delta, remaining, streamed)
+            except errors.APIError as exc:
+                wait = retry_delay(exc) if exc.code == 429 else 0.5 if exc.code in (500, 502, 503, 504) else None
+                left = deadline - time.monotonic()
+                if wait is None or streamed or attempt == 2 or wait + self.MIN_TRY_S > left:
+                    raise self._unavailable(exc) from None
+                log.info("gemini %s; retrying in %.1fs", exc.code, wait)
+                self._sleep(wait)
+            except AnswerUnavailable:
+                raise
+            except Exception as exc:  # timeouts, connection errors, malformed bodies
+                raise self._unavailable(exc) from None
+        raise AnswerUnavailable("Gemini is having problems")  # pragma: no cover
+
+    def _once(self, prompt, on_delta, timeout_s, streamed) -> str:
+        config = self._config(timeout_s)
+        if on_delta is None:
+            resp = self._client.models.generate_content(model=self.model, contents=prompt, config=config)
+            blocked = _blocked_reason(resp)
+            text = resp.text
+            if blocked or not text:
+                raise AnswerUnavailable(blocked or "empty answer from the model")
+            return text.strip()
+        for chunk in self._client.models.generate_content_stream(model=self.model, contents=prompt, config=config):
+            blocked = _blocked_reason(chunk)
+            if blocked:
+                raise AnswerUnavailable(blocked)
+            delta = chunk.text or ""
+            if delta:
+                streamed.append(delta)
+                on_delta(delta)
+        text = "".join(streamed).strip()
+        if not text:
+            raise AnswerUnavailable("empty answer from the model")
+        return text
+
+    @staticmethod
+    def _unavailable(exc) -> AnswerUnavailable:
+        code = getattr(exc, "code", None)
+        if code is not None and hasattr(exc, "status"):
             reason = {429: "Gemini is rate-limited", 400: "Gemini rejected the request",
                       403: "Gemini refused the API key", 404: "the Gemini model was not found"}.get(
-                exc.code, "Gemini is having problems")
-            raise AnswerUnavailable(reason, f"{exc.code} {exc.status}: {(exc.message or '')[:200]}") from None
-        except Exception as exc:  # timeouts, connection errors, malformed bodies
-            name = type(exc).__name__
-            reason = "Gemini timed out" if "timeout" in name.lower() or "timed out" in str(exc).lower() \
-                else "Gemini could not be reached"
-            raise AnswerUnavailable(reason, f"{name}: {str(exc)[:200]}") from None
+                code, "Gemini is having problems")
+            return AnswerUnavailable(reason, f"{code} {exc.status}: {(exc.message or '')[:200]}")
+        name = type(exc).__name__
+        timed_out = "timeout" in name.lower() or "timed out" in str(exc).lower()
+        return AnswerUnavailable("Gemini timed out" if timed_out else "Gemini could not be reached",
+                                 f"{name}: {str(exc)[:200]}")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")

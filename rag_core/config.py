@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     gemini_embedding_model: str = Field("gemini-embedding-001", alias="GEMINI_EMBEDDING_MODEL")
     gemini_embedding_dim: int = Field(768, alias="GEMINI_EMBEDDING_DIM", ge=128, le=3072)
     gemini_base_url: str = Field("", alias="GEMINI_BASE_URL")
-    gemini_timeout: float = Field(12.0, alias="GEMINI_TIMEOUT", ge=1, le=120)
+    gemini_timeout: float = Field(10.0, alias="GEMINI_TIMEOUT", ge=1, le=120)
     embedder: Literal["gemini", "sentence-transformers", "none", ""] = Field(
         "", alias="FAQBOT_EMBEDDER"
     )

@@ -71,3 +71,50 @@ def make_settings(tmp_path, docs_zip):
 @pytest.fixture
 def gemini_env(fake_gemini):
     return {"GEMINI_API_KEY": fake_gemini.api_key, "GEMINI_BASE_URL": fake_gemini.base_url}
+
+
+# ---- secrets: every log line and every message the bot sends is scanned -----------------------
+import logging
+import re
+
+SECRETS = ("xoxb-test-token", "xapp-test-token", "test-signing-secret-0123456789", "test-gemini-key")
+_SECRET_RE = re.compile("|".join(re.escape(s) for s in SECRETS) + r"|xox[abpr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}")
+LEAKS: list[str] = []
+SCANNED = {"log_records": 0, "slack_calls": 0}
+
+
+class _SecretScanner(logging.Handler):
+    def emit(self, record):
+        SCANNED["log_records"] += 1
+        try:
+            text = self.format(record)
+        except Exception:
+            text = str(record.msg)
+        if _SECRET_RE.search(text):
+            LEAKS.append(f"log {record.name}: {text[:300]}")
+
+
+def pytest_configure(config):
+    handler = _SecretScanner(level=logging.INFO)  # what `faqbot serve` logs in production
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+    from tests.fakes import slack_api
+
+    original_stop = slack_api.FakeSlack.stop
+
+    def stop_and_scan(self):
+        for call in list(self.calls):
+            SCANNED["slack_calls"] += 1
+            text = json.dumps(call.params, default=str)
+            if _SECRET_RE.search(text):
+                LEAKS.append(f"slack {call.method}: {text[:300]}")
+        return original_stop(self)
+
+    slack_api.FakeSlack.stop = stop_and_scan
+
+
+import json  # noqa: E402

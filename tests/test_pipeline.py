@@ -157,3 +157,24 @@ def test_bad_sources_fail_before_touching_the_collection(keyless, tmp_path):
         with pytest.raises(SourceError, match=message):
             keyless.ingest(source=source, glob=glob)
     assert keyless.store.count() == count
+
+
+def test_gemini_429_waits_as_long_as_retryinfo_says_then_answers(make_settings, fake_gemini, gemini_env):
+    pipe = Pipeline(make_settings(**gemini_env))
+    pipe.ingest()
+    slept = []
+    pipe.answerer._sleep = lambda s: slept.append(s)
+    fake_gemini.set_fault("429", times=1, on="generate")
+    ans = pipe.ask(QUESTION)
+    assert ans.mode == "gemini" and ans.note is None
+    assert slept == [1.0]  # RetryInfo retryDelay "1s"
+    fake_gemini.set_fault("503", times=1, on="generate")
+    assert pipe.ask(QUESTION).mode == "gemini"
+
+
+def test_query_embedding_failure_falls_back_to_bm25(make_settings, fake_gemini, gemini_env):
+    pipe = Pipeline(make_settings(**gemini_env))
+    pipe.ingest()
+    fake_gemini.set_fault("500", times=None, on="embed")
+    res = pipe.search(QUESTION)
+    assert res.mode == "bm25" and res.hits

@@ -1,0 +1,251 @@
+"""Issue 4: durable intake, backpressure, and faults in Gemini, Milvus and Slack."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import Intake
+from bot.state import State
+from tests.bot_harness import SECRET, BotHarness, all_text
+from tests.fakes import slack_payloads as sp
+from tests.fakes.slack_api import FakeSlack
+from tests.milvus_server import MilvusServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = "How is data stored in milvus?"
+
+
+@pytest.fixture
+def slack():
+    with FakeSlack() as fake:
+        yield fake
+
+
+def wait_until(pred, timeout=20.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+# ---- durable intake -----------------------------------------------------------------------
+
+def _serve(env, log):
+    return subprocess.Popen([sys.executable, "-m", "rag_core.cli", "serve", "--http"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, cwd=env["HOME_DIR"])
+
+
+def _healthy(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path, slack, fake_gemini, docs_zip):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_"))}
+    env |= {"PYTHONPATH": str(ROOT), "HOME_DIR": str(tmp_path), "PORT": str(port),
+            "MILVUS_URI": str(tmp_path / "m.db"), "FAQBOT_DOCS_SOURCE": str(docs_zip),
+            "FAQBOT_STATE_DB": str(tmp_path / "state.db"), "FAQBOT_CACHE_DIR": str(tmp_path / "cache"),
+            "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url,
+            "GEMINI_API_KEY": fake_gemini.api_key, "GEMINI_BASE_URL": fake_gemini.base_url}
+    assert subprocess.run([sys.executable, "-m", "rag_core.cli", "ingest"], env=env, cwd=tmp_path,
+                          capture_output=True).returncode == 0
+    log = open(tmp_path / "serve.log", "wb")
+    url = f"http://127.0.0.1:{port}/slack/events"
+    fake_gemini.latency = 30  # the answer is still being written when the bot dies
+    proc = _serve(env, log)
+    try:
+        wait_until(lambda: _healthy(port), 30)
+        event = sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")
+        envelope = sp.event_callback(event)
+        status, _, _ = sp.post_signed(url, json.dumps(envelope).encode(), "application/json", SECRET)
+        assert status == 200
+        slack.wait_for("reactions.add", 1)  # a worker is on it
+        wait_until(lambda: fake_gemini.generate_requests or any(
+            r["action"] and "Content" in r["action"] for r in fake_gemini.requests), 10)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert not [c for c in slack.calls_to("chat.postMessage") if c.response.get("ok")]
+
+        fake_gemini.latency = 0
+        proc = _serve(env, log)
+        wait_until(lambda: _healthy(port), 30)
+        slack.wait_for("chat.postMessage", 1, timeout=20)
+        # Slack's own redelivery arrives after the restart too: still one answer
+        sp.post_signed(url, json.dumps(envelope).encode(), "application/json", SECRET, retry_num=2)
+        time.sleep(1.5)
+        posts = [c for c in slack.calls_to("chat.postMessage") if c.response.get("ok")]
+        assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
+    finally:
+        proc.kill()
+        proc.wait(10)
+        log.close()
+    assert b"xoxb-" not in (tmp_path / "serve.log").read_bytes()
+
+
+def test_restart_answers_recent_questions_and_apologises_for_old_ones(tmp_path):
+    state = State(tmp_path / "state.db")
+    assert oct(os.stat(tmp_path / "state.db").st_mode & 0o777) == "0o600"
+    recent = state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1", ts="1.0", thread_ts="1.0")
+    old = state.accept(["ev:2"], kind="mention", channel="C1", user="U1", question="q2", ts="2.0", thread_ts="2.0")
+    state.update(old.id, created=time.time() - 3600)
+    assert state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1") is None
+    handled, notices = [], []
+    intake = Intake(state, handled.append, lambda job, kind: notices.append((job.id, kind)), workers=1)
+    assert intake.recover() == (1, 1)
+    intake.start()
+    assert intake.wait_idle(5)
+    intake.notices.shutdown(wait=True)
+    assert [j.id for j in handled] == [recent.id]
+    assert notices == [(old.id, "restarted")]
+
+
+def test_dedupe_and_intake_share_one_transaction(tmp_path):
+    """Concurrent deliveries of one event create exactly one job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = State(tmp_path / "state.db")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: state.accept(["ev:X", "msg:C1:9.9"], kind="mention", channel="C1",
+                                                       user="U1", question="q"), range(32)))
+    assert sum(r is not None for r in results) == 1
+
+
+# ---- backpressure ------------------------------------------------------------------------
+
+def test_per_user_rate_limit_gets_a_friendly_reply(tmp_path, slack):
+    h = BotHarness(tmp_path, slack, FAQBOT_RATE_LIMIT="2").start()
+    try:
+        for _ in range(3):
+            h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", user="U7"))
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", user="U8"))
+        assert h.idle()
+        eph = slack.wait_for("chat.postEphemeral", 1)
+        assert eph[0].params["user"] == "U7" and "a little fast" in eph[0].params["text"]
+        assert len(h.replies()) == 3
+    finally:
+        h.stop()
+
+
+def test_full_queue_tells_the_user_the_bot_is_busy(tmp_path, slack, fake_gemini):
+    h = BotHarness(tmp_path, slack, fake_gemini, FAQBOT_WORKERS="1", FAQBOT_QUEUE_SIZE="1",
+                   FAQBOT_RATE_LIMIT="0").start()
+    try:
+        fake_gemini.latency = 1.0
+        for n in range(4):
+            h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel=f"C{n}", user=f"U{n}"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{h.port}/healthz", timeout=5) as r:
+            health = json.loads(r.read())
+        assert health["in_flight"] + health["queue_depth"] >= 1
+        assert h.idle(30)
+        busy = [c for c in slack.calls_to("chat.postEphemeral") if "answering a lot" in c.params["text"]]
+        answered = {c.params["channel"] for c in h.replies()}
+        assert len(busy) >= 1
+        assert len(busy) + len(answered) == 4  # every question got an answer or a busy notice
+    finally:
+        h.stop()
+
+
+# ---- Slack faults --------------------------------------------------------------------------
+
+def test_slack_429_is_retried_after_retry_after_and_delivered_once(tmp_path, slack):
+    h = BotHarness(tmp_path, slack).start()
+    try:
+        slack.fail("chat.postMessage", "ratelimited", times=1, retry_after=1)
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}"))
+        assert h.idle(20)
+        calls = slack.calls_to("chat.postMessage")
+        assert [c.status for c in calls] == [429, 200]
+        assert calls[1].time - calls[0].time >= 1.0
+    finally:
+        h.stop()
+
+
+def test_msg_too_long_falls_back_to_a_short_reply(tmp_path, slack):
+    h = BotHarness(tmp_path, slack).start()
+    try:
+        slack.fail("chat.postMessage", "msg_too_long", times=1)
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}"))
+        assert h.idle()
+        assert len(h.replies()) == 1 and "MinIO" in all_text(h.replies()[0])
+    finally:
+        h.stop()
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "invalid_auth"])
+def test_unpostable_replies_are_logged_for_operators_and_the_bot_keeps_serving(tmp_path, slack, error, caplog):
+    h = BotHarness(tmp_path, slack).start()
+    try:
+        slack.fail("chat.postMessage", error, times=2)  # the answer and the apology both fail
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1"))
+        assert h.idle()
+        assert any(error in r.getMessage() for r in caplog.records)
+        if error == "invalid_auth":
+            assert any("SLACK_BOT_TOKEN" in r.getMessage() for r in caplog.records)
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C2"))
+        assert h.idle()
+        assert len(h.replies("C2")) == 1
+    finally:
+        h.stop()
+
+
+# ---- Milvus outages (a real Milvus gRPC server that we stop and start) -------------------------
+
+def _health(h):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{h.port}/healthz", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_milvus_down_at_start_and_mid_run_then_recovers(tmp_path, slack):
+    import urllib.error  # noqa: F401
+
+    server = MilvusServer(tmp_path / "milvus-data")
+    h = BotHarness(tmp_path, slack, ingest=False, MILVUS_URI=server.uri).start()
+    try:
+        status, body = _health(h)
+        assert status == 503 and body["status"] == "degraded"
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1"))
+        assert h.idle()
+        assert "couldn't search the Milvus docs" in h.replies("C1")[0].params["text"]
+
+        server.start()
+        h.pipeline.ingest()
+        time.sleep(2.1)  # health is cached for 2 s
+        assert _health(h)[0] == 200
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C2"))
+        assert h.idle()
+        assert "MinIO" in all_text(h.replies("C2")[0])
+
+        server.stop()  # mid-run outage
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C3"))
+        assert h.idle()
+        assert "couldn't search the Milvus docs" in h.replies("C3")[0].params["text"]
+        time.sleep(2.1)
+        assert _health(h)[1]["status"] == "degraded"
+
+        server.start()  # back, no bot restart: healthy again within seconds
+        t0 = time.monotonic()
+        wait_until(lambda: _health(h)[0] == 200, 30, every=0.5)
+        print(f"recovered {time.monotonic() - t0:.1f}s after Milvus came back")
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C4"))
+        assert h.idle()
+        assert "MinIO" in all_text(h.replies("C4")[0])
+    finally:
+        h.stop()
+        server.stop()
