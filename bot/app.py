@@ -37,8 +37,10 @@ def web_client(settings, token: str | None = None) -> WebClient:
 class Bot:
     """Everything the listeners need, in one place."""
 
-    def __init__(self, settings, pipeline, state: State | None = None, client: WebClient | None = None):
+    def __init__(self, settings, pipeline, state: State | None = None, client: WebClient | None = None,
+                 socket_mode: bool | None = None):
         self.settings = settings
+        self.socket_mode = settings.socket_mode if socket_mode is None else socket_mode
         self.pipeline = pipeline
         self.state = state or State(settings.state_db)
         self.client = client or web_client(settings)
@@ -63,7 +65,7 @@ class Bot:
             app = App(
                 client=self.client,
                 signing_secret=self.settings.slack_signing_secret or None,
-                request_verification_enabled=not self.settings.socket_mode,
+                request_verification_enabled=not self.socket_mode,  # HTTP requests are always signed
                 token_verification_enabled=False,  # done above, with a clear error
                 process_before_response=True,  # the job is stored before Slack gets its ack
                 ignoring_self_events_enabled=True,

@@ -81,7 +81,8 @@ def wsgi_app(bot, health: Health, with_slack: bool = True):
     return app
 
 
-def build_bot():
+def build_bot(http: bool = False):
+    """Settings checked first (no network), then Slack's auth.test, then the Bolt app."""
     from rag_core.config import load
     from rag_core.pipeline import Pipeline
 
@@ -89,10 +90,15 @@ def build_bot():
     from .settings import load_bot_settings
 
     bot_settings = load_bot_settings()
+    rag_settings = load()
     if not bot_settings.slack_bot_token:
         raise ServeError("SLACK_BOT_TOKEN is not set: create the Slack app from manifest.yml and copy its "
                          "Bot User OAuth Token (xoxb-…).")
-    return Bot(bot_settings, Pipeline(load()))
+    socket_mode = bot_settings.socket_mode and not http
+    if not socket_mode and not bot_settings.slack_signing_secret:
+        raise ServeError("SLACK_SIGNING_SECRET is not set: HTTP mode refuses to start without it "
+                         "(or set SLACK_APP_TOKEN for Socket Mode).")
+    return Bot(bot_settings, Pipeline(rag_settings), socket_mode=socket_mode)
 
 
 def make_server(bot, port: int, host: str = "0.0.0.0", with_slack: bool = True):
@@ -121,13 +127,10 @@ def socket_handler(bot, ping_interval: float = 5):
 
 def serve(http: bool = False, port: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    bot = build_bot()
+    bot = build_bot(http=http)
     settings = bot.settings
     port = port or settings.port
-    socket_mode = settings.socket_mode and not http
-    if not socket_mode and not settings.slack_signing_secret:
-        raise ServeError("SLACK_SIGNING_SECRET is not set: HTTP mode refuses to start without it "
-                         "(or set SLACK_APP_TOKEN for Socket Mode).")
+    socket_mode = bot.socket_mode
     try:
         bot.pipeline.store.ping()  # a locked Lite file is fatal; a server that is down is not
     except StoreLocked:

@@ -46,7 +46,7 @@ class BotHarness:
 
         self.bot = Bot(self.bot_settings, self.pipeline)
         self.bot.start()
-        self.server = make_server(self.bot, 0, host="127.0.0.1", with_slack=not self.bot_settings.socket_mode)
+        self.server = make_server(self.bot, 0, host="127.0.0.1", with_slack=not self.bot.socket_mode)
         self.port = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -233,3 +233,23 @@ def test_healthz_reports_queue(keyless):
         data = json.loads(resp.read())
     assert resp.status == 200 and data["status"] == "ok"
     assert {"queue_depth", "in_flight"} <= set(data)
+
+
+def test_assistant_pane_prompts_status_and_answer(keyless, slack):
+    started = sp.assistant_thread_started(channel="D9", user="U1")
+    thread_ts = started["assistant_thread"]["thread_ts"]
+    assert keyless.post_event(started)[0] == 200
+    prompts = slack.wait_for("assistant.threads.setSuggestedPrompts", 1)[0].params
+    assert prompts["channel_id"] == "D9" and prompts["thread_ts"] == thread_ts and len(prompts["prompts"]) >= 2
+    greeting = slack.wait_for("chat.postMessage", 1)[0]
+    assert greeting.params["thread_ts"] == thread_ts
+
+    question = sp.message("Can I install Milvus on Windows?", channel="D9", channel_type="im", thread_ts=thread_ts)
+    keyless.post_event(question)
+    slack.wait_for("chat.postMessage", 2)
+    assert keyless.idle()
+    status = slack.calls_to("assistant.threads.setStatus")
+    assert status and status[0].params["thread_ts"] == thread_ts and status[0].params["status"]
+    answer = keyless.replies("D9")[-1]
+    assert answer.params["thread_ts"] == thread_ts and "Windows" in keyless.shown(answer)
+    assert len([c for c in keyless.replies("D9") if c.params.get("thread_ts") == thread_ts]) == 2

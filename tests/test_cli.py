@@ -126,3 +126,48 @@ def test_make_run_without_slack_and_without_a_terminal_explains(env, tmp_path):
     proc = run([], env, cwd=tmp_path, module="bot.run", timeout=180)
     assert proc.returncode != 0
     assert "SLACK_BOT_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_http_refuses_to_start_without_signing_secret(env, tmp_path):
+    proc = run(["serve", "--http"], env | {"SLACK_BOT_TOKEN": "xoxb-1-2"}, cwd=tmp_path)
+    one_line_error(proc, "SLACK_SIGNING_SECRET")
+    proc = run(["serve"], env, cwd=tmp_path)
+    one_line_error(proc, "SLACK_BOT_TOKEN")
+
+
+def test_make_run_on_a_terminal_opens_chat(env, tmp_path):
+    """Without Slack settings but with a terminal, `make run` explains and opens `faqbot chat`."""
+    import pty
+    import select
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_"))}
+    full_env |= env | {"PYTHONPATH": str(ROOT)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], env=full_env, cwd=tmp_path,
+                            stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 90) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+        assert marker in seen, seen.decode(errors="replace")[-2000:]
+        return seen
+
+    try:
+        read_until(b"milvus> ")
+        assert b"SLACK_BOT_TOKEN" in seen and b"ingesting" in seen
+        os.write(leader, b"How is data stored in milvus?\n")
+        read_until(b"https://milvus.io/docs/")
+        assert b"MinIO" in seen
+        os.write(leader, b"\n")
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        os.close(leader)
