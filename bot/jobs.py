@@ -64,6 +64,13 @@ class Intake:
     # ---- listener side (fast: no network) -----------------------------------------------
     def submit(self, keys: list[str], **job) -> Job | None:
         """Accept a question exactly once. Returns the job, or None for a duplicate."""
+        for name in ("kind", "channel", "question"):
+            if not isinstance(job.get(name), str) or not job[name]:
+                raise ValueError(f"payload without a usable {name}")
+        for name in ("user", "ts", "thread_ts", "response_url", "team"):
+            if job.get(name) is not None and not isinstance(job[name], str):
+                raise ValueError(f"payload with a malformed {name}")
+        job["user"] = job.get("user") or ""
         if any(self.state.seen(k) for k in keys):  # cheap pre-check; accept() is the real guard
             self._count("duplicates")
             return None

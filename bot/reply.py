@@ -29,7 +29,7 @@ THINKING_REACTION = "eyes"
 STREAM_EVERY_S = 1.0  # chat.update is Tier 3: ~1 edit per second keeps well inside it
 MAX_QUESTION_CHARS = 4000
 NO_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")  # the asker of /milvus: the one mention the bot adds itself
 
 
 def clean_question(text: str, bot_user_id: str | None = None) -> str:
@@ -76,11 +76,14 @@ class Responder:
     def handle(self, job: Job) -> None:
         reacted = False
         try:
+            if job.kind != "support":  # visible within a second, before any slow call
+                reacted = self._progress(job)
             retrieval = self.pipeline.search(job.question)
-            if job.kind == "support" and not retrieval.confident:
-                self.state.finish(job.id, status="skipped")  # unsure in a support channel: stay quiet
-                return
-            reacted = self._progress(job)
+            if job.kind == "support":
+                if not retrieval.confident:
+                    self.state.finish(job.id, status="skipped")  # unsure in a support channel: stay quiet
+                    return
+                reacted = self._progress(job)
             if job.kind == "command" and not job.thread_ts and not job.response_url_only:
                 self._post_question(job)
             streamer = _Streamer(self, job) if self.pipeline.answerer is not None and not job.response_url_only else None
@@ -144,7 +147,8 @@ class Responder:
     # ---- posting ------------------------------------------------------------------------
     def _post_question(self, job: Job) -> None:
         """/milvus: the question goes to the channel, the answer into its thread."""
-        text = f"<@{job.user}> asked: {blocks.escape(job.question)}"
+        asker = f"<@{job.user}>" if _USER_ID.fullmatch(job.user or "") else "Someone"
+        text = f"{asker} asked: {blocks.escape(job.question)}"
         try:
             resp = self.client.chat_postMessage(channel=job.channel, text=text[:3000], unfurl_links=False)
         except SlackApiError as exc:
@@ -177,9 +181,10 @@ class Responder:
         text = blocks.fallback_text(answer.answer)
         if job.response_url_only:
             question = blocks.escape(job.question)[:2900]
+            asker = f"<@{job.user}>" if _USER_ID.fullmatch(job.user or "") else "Someone"
             WebhookClient(job.response_url).send(
                 response_type="in_channel", text=text,
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": f"<@{job.user}> asked: {question}",
+                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": f"{asker} asked: {question}",
                                                      "verbatim": True}}] + kit)
             return
         try:

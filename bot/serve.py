@@ -71,8 +71,8 @@ def wsgi_app(bot, health: Health, with_slack: bool = True):
         if slack is not None and path == "/slack/events":
             try:
                 return slack(environ, start_response)
-            except (ValueError, UnicodeDecodeError):  # Bolt parses the body before checking it
-                log.warning("rejected a request whose body is not valid JSON/form data")
+            except Exception as exc:  # Bolt parses the body (and builds a context) before checking it
+                log.warning("rejected a request Bolt could not parse (%s: %s)", type(exc).__name__, str(exc)[:200])
                 start_response("400 Bad Request", [("Content-Type", "text/plain")])
                 return [b"Bad Request"]
         start_response("404 Not Found", [("Content-Type", "text/plain")])

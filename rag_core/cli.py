@@ -97,12 +97,13 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate, format_table, load_questions
+    from .evaluate import evaluate, format_table, load_offtopic, load_questions
 
     pipe = _pipeline()
     questions = load_questions(args.questions)
+    offtopic = load_offtopic(args.offtopic) if args.offtopic else None
     modes = [args.mode] if args.mode else (["bm25", "dense", "hybrid"] if pipe.embedder.dim else ["bm25"])
-    report = evaluate(pipe, questions, modes, top_k=args.top_k)
+    report = evaluate(pipe, questions, modes, top_k=args.top_k, offtopic=offtopic)
     if args.json:
         _print_json(report)
     else:
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("questions", help='JSONL: one {"q", "file", "heading"} per line')
     s.add_argument("--top-k", type=int, default=3)
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"])
+    s.add_argument("--offtopic", metavar="FILE",
+                   help='JSONL of questions the docs do not cover ({"q"} per line): report the confidence split')
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)
 

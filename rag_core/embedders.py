@@ -13,6 +13,7 @@ from typing import Protocol, Sequence
 
 GEMINI_BATCH = 100  # batchEmbedContents rejects more than 100 requests
 GEMINI_PARALLEL = 4  # concurrent batch requests during ingest
+QUERY_TIMEOUT_S = 3.0  # a question's embedding; slower than this and BM25 answers alone
 
 
 class EmbeddingError(Exception):
@@ -77,8 +78,8 @@ class GeminiEmbedder:
         self.calls = 0
         self._lock = threading.Lock()
         self._client = client or gemini_client(settings, timeout_s=max(30.0, settings.gemini_timeout))
-        # Queries are on the answer path: fewer retries, shorter timeout.
-        self._query_client = gemini_client(settings, timeout_s=min(8.0, settings.gemini_timeout), retries=1)
+        # Queries are on the answer path: one short try; on failure search falls back to BM25.
+        self._query_client = gemini_client(settings, timeout_s=QUERY_TIMEOUT_S, retries=0)
 
     def _batch(self, client, texts: Sequence[str], task: str) -> list[list[float]]:
         from google.genai import errors, types
@@ -137,13 +138,14 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(
                 f"FAQBOT_LOCAL_MODEL {settings.local_model!r} could not be loaded ({exc})."[:300]
             ) from None
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.name = f"sentence-transformers:{settings.local_model}"
         self.calls = 0
 
     def _encode(self, texts):
         self.calls += 1
-        vecs = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True)
+        vecs = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False)
         return [list(map(float, v)) for v in vecs]
 
     def embed_documents(self, texts):

@@ -34,17 +34,40 @@ def load_questions(path: str) -> list[dict]:
     return out
 
 
+def load_offtopic(path: str) -> list[str]:
+    """Questions the docs do not cover: one {"q": ...} per line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SourceError(f"cannot read questions file {path}: {exc.strerror}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                out.append(str(json.loads(line)["q"]))
+            except (ValueError, KeyError, TypeError):
+                raise SourceError(f'{path}:{n}: expected a JSON object with "q"') from None
+    if not out:
+        raise SourceError(f"{path} has no questions")
+    return out
+
+
 def is_hit(text: str, heading: str) -> bool:
     return _norm(heading) in _norm(text)
 
 
-def evaluate(pipe, questions: list[dict], modes: list[str], top_k: int = 3) -> dict:
+def evaluate(pipe, questions: list[dict], modes: list[str], top_k: int = 3,
+             offtopic: list[str] | None = None) -> dict:
+    """Recall and MRR per mode; with `offtopic`, also how well `SearchResult.confident`
+    separates those questions (should fall below the threshold) from `questions`."""
     report = {"questions": len(questions), "top_k": top_k, "modes": {}}
     for mode in modes:
         r1 = rk = rr = 0.0
+        above = 0
         misses = []
         for item in questions:
             res = pipe.search(item["q"], top_k=max(top_k, MRR_DEPTH), mode=mode, degrade=False)
+            above += res.confident
             rank = next((i for i, h in enumerate(res.hits, 1) if is_hit(h.text, item["heading"])), None)
             r1 += rank == 1
             rk += rank is not None and rank <= top_k
@@ -55,6 +78,14 @@ def evaluate(pipe, questions: list[dict], modes: list[str], top_k: int = 3) -> d
         n = len(questions)
         report["modes"][mode] = {"recall@1": round(r1 / n, 4), f"recall@{top_k}": round(rk / n, 4),
                                  "mrr": round(rr / n, 4), "misses": misses}
+        if offtopic is not None:
+            confident_off = [q for q in offtopic if pipe.search(q, mode=mode, degrade=False).confident]
+            report["modes"][mode]["confidence"] = {
+                "offtopic": len(offtopic),
+                "offtopic_below": round(1 - len(confident_off) / len(offtopic), 4),
+                "ontopic_above": round(above / n, 4),
+                "offtopic_confident": confident_off,
+            }
     return report
 
 
@@ -64,6 +95,11 @@ def format_table(report: dict) -> str:
              f"{'mode':<8} {'recall@1':>9} {f'recall@{k}':>9} {'MRR':>7}"]
     for mode, m in report["modes"].items():
         lines.append(f"{mode:<8} {m['recall@1']:>9.3f} {m[f'recall@{k}']:>9.3f} {m['mrr']:>7.3f}")
+    for mode, m in report["modes"].items():
+        c = m.get("confidence")
+        if c:
+            lines.append(f"confidence [{mode}]: {c['offtopic_below']:.3f} of {c['offtopic']} off-topic questions "
+                         f"below the threshold, {c['ontopic_above']:.3f} of on-topic questions above")
     for mode, m in report["modes"].items():
         for miss in m["misses"]:
             lines.append(f"miss [{mode}] {miss['q']!r} (rank {miss['rank']}) -> {miss['got']}")

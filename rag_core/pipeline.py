@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,20 +24,102 @@ MODES = ("hybrid", "dense", "bm25")
 
 @dataclass(frozen=True)
 class Fusion:
-    """How dense and BM25 rankings are fused (chosen by `faqbot eval`, see README)."""
+    """How the BM25 and dense rankings are fused (weighted RRF; keyless mode fuses the two BM25 lists)."""
 
-    rrf_k: int = 60
-    bm25_weight: float = 1.0
-    dense_weight: float = 1.0
-    candidates: int = 20
+    # chosen by `python benchmarks/tune_retrieval.py` (section 2): k=5 lets the first
+    # ranks decide; keyless, the headings list at half weight is what lifts dev recall@3
+    # to >= 0.95 without costing the paraphrases. dense_weight here is for embedders we
+    # could not measure offline (Gemini): BM25 (1 + 0.5) and dense (1.5) weigh the same.
+    # The local model's measured weight is in FUSION_BY_EMBEDDER.
+    rrf_k: int = 5
+    bm25_weight: float = 1.0  # BM25 over the whole chunk
+    heading_weight: float = 0.5  # BM25 over the chunk's headings only (0 = unused)
+    dense_weight: float = 1.5
+    candidates: int = 40
+    # hybrid = "rrf" (weighted RRF of all lists) or "minmax": scores min-max normalised within
+    # the top `depth` of the dense and the BM25 list, then dense_share * dense + (1 - dense_share) * bm25.
+    hybrid: str = "rrf"
+    dense_share: float = 0.8
+    depth: int = 5
+
+
+# Measured per embedder (benchmarks/tune_retrieval.py, section 2): with all-MiniLM-L6-v2
+# the dense ranking is much stronger than BM25 on both question sets, so it gets 4x.
+# Min-max score fusion (dense 0.8, top 5 of each list) is the only setting where hybrid's MRR
+# is >= both single rankings on the dev and the paraphrase set; RRF with dense weight 4 stayed
+# 0.003-0.007 below dense-only (section 2 of the tuning script).
+FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(dense_weight=4.0, hybrid="minmax", dense_share=0.8, depth=5)}
+
+
+def fusion_for(embedder_name: str) -> Fusion:
+    for prefix, fusion in FUSION_BY_EMBEDDER.items():
+        if embedder_name.startswith(prefix):
+            return fusion
+    return Fusion()
+
+
+@dataclass
+class Candidates:
+    """The ranked lists one question gets, before fusion."""
+
+    mode: str
+    bm25: list  # list[Hit], BM25 over bm25_text
+    head: list  # list[Hit], BM25 over bm25_head
+    dense: list  # list[Hit], cosine over the dense vector
 
 
 @dataclass(frozen=True)
 class Confidence:
-    """Thresholds under which retrieval counts as 'nothing relevant found'."""
+    """Thresholds under which retrieval counts as 'nothing relevant found'.
 
-    bm25: float = 4.0  # raw BM25 score of the best hit
-    dense: float = 0.35  # cosine similarity of the best hit
+    Measured with `python benchmarks/tune_retrieval.py` (section 3) on the dev
+    questions, tests/data/paraphrases.jsonl and tests/data/offtopic.jsonl:
+    the thresholds keep >= 95% of the dev questions above and put >= 90% of the
+    off-topic questions below (numbers in docs/retrieval_quality.md).
+
+    The BM25 evidence is `bm25_cov` = top BM25 score x sqrt(share of the
+    question's terms found in the top hit): a raw score grows with the question's
+    length and rewards one lucky common word ("difference", "way"), coverage
+    alone punishes long Slack questions; the product separates best.
+    Keyless: confident when bm25_cov >= `bm25`. Hybrid: confident when the mean of
+    bm25_cov / `hybrid_bm25` and cosine / `hybrid_dense` is >= 1 (either kind of
+    evidence can make up for the other). Dense only: cosine >= `dense`.
+    """
+
+    bm25: float = 4.3
+    dense: float = 0.47
+    hybrid_bm25: float = 4.2
+    hybrid_dense: float = 0.30
+
+    def judge(self, mode: str, signals: dict) -> tuple[bool, float]:
+        if mode == "bm25":
+            value = signals["bm25_cov"] / self.bm25
+        elif mode == "dense":
+            value = signals["dense_top"] / self.dense
+        else:
+            value = (signals["bm25_cov"] / self.hybrid_bm25 + signals["dense_top"] / self.hybrid_dense) / 2
+        return value >= 1.0, value
+
+
+def confidence_signals(question: str, cand) -> dict:
+    """Candidate evidence that the docs cover the question (measured by the tuning script)."""
+    bm25_hits, dense_hits = cand.bm25, cand.dense
+    q = set(analysis.tokens(question))
+    scores = [h.score for h in bm25_hits]
+    top = scores[0] if scores else 0.0
+    median = sorted(scores)[len(scores) // 2] if scores else 0.0
+    covered = set(analysis.tokens(f"{bm25_hits[0].title} {bm25_hits[0].text}")) if bm25_hits else set()
+    dense = [h.score for h in dense_hits]
+    return {
+        "bm25_top": top,
+        "bm25_per_term": top / len(q) if q else 0.0,
+        "bm25_margin": top - median,
+        "head_top": cand.head[0].score if cand.head else 0.0,
+        "coverage": len(q & covered) / len(q) if q else 0.0,
+        "bm25_cov": top * math.sqrt(len(q & covered) / len(q)) if q else 0.0,
+        "dense_top": dense[0] if dense else 0.0,
+        "dense_margin": (dense[0] - sorted(dense)[len(dense) // 2]) if dense else 0.0,
+    }
 
 
 @dataclass
@@ -103,14 +187,70 @@ class IngestReport:
                 f"deleted={self.deleted} embedding_calls={self.embedding_calls} seconds={self.seconds:.1f}")
 
 
-def embedding_text(chunk: Chunk) -> str:
-    crumbs = " › ".join(x for x in (chunk.title, *chunk.path[:-1]) if x)
-    return f"{crumbs}\n{chunk.text}" if crumbs else chunk.text
+@dataclass(frozen=True)
+class TextRecipe:
+    """What a chunk puts into a retrieval field (chosen by benchmarks/tune_retrieval.py)."""
+
+    title: bool = True  # the page title ("Product FAQ")
+    parents: bool = True  # enclosing headings above the chunk's own heading
+    heading: int = 1  # how many times the chunk's heading (the FAQ question) is repeated
+    body: bool = True
 
 
-def bm25_text(chunk: Chunk) -> str:
-    # the heading is the question on FAQ pages: counting it twice lifts question-shaped matches
-    return analysis.analyse(" ".join([chunk.title, *chunk.path, chunk.heading, chunk.body]))
+@dataclass(frozen=True)
+class BM25Params:
+    """BM25 k1/b given to the sparse index (Milvus Lite honours them: see the tuning script)."""
+
+    k1: float = 1.2
+    b: float = 0.75
+
+
+# Defaults picked by `python benchmarks/tune_retrieval.py` (section 1; see docs/retrieval_quality.md).
+# BM25 k1/b: Milvus Lite accepts bm25_k1/bm25_b but its scores do not change (the script
+# checks), so we keep the standard 1.2/0.75 that servers apply too.
+BM25_RECIPE = TextRecipe(title=True, parents=True, heading=2, body=True)
+EMBED_RECIPE = TextRecipe(title=True, parents=True, heading=1, body=True)
+BM25_PARAMS = BM25Params()
+
+_BOILERPLATE_HEADINGS = re.compile(r"^\s*(still have questions\??|need help\??|feedback)\s*$", re.I)
+
+
+def indexable(chunk: Chunk) -> bool:
+    """False for page furniture that answers nothing ("Still have questions?" link lists)."""
+    return not _BOILERPLATE_HEADINGS.match(chunk.heading or "")
+
+
+def _compose(chunk: Chunk, recipe: TextRecipe, sep: str) -> list[str]:
+    parts = []
+    if recipe.title and chunk.title:
+        parts.append(chunk.title)
+    if recipe.parents:
+        parts += [p for p in chunk.path[:-1] if p]
+    if chunk.heading:
+        parts += [chunk.heading] * max(recipe.heading, 0)
+    if recipe.body and chunk.body:
+        parts.append(chunk.body)
+    return parts or [chunk.text]
+
+
+def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
+    recipe = recipe or EMBED_RECIPE
+    crumbs = " › ".join(x for x in ((chunk.title,) if recipe.title else ()) + (
+        tuple(chunk.path[:-1]) if recipe.parents else ()) if x)
+    rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body), "\n")
+    text = "\n\n".join(rest)
+    return f"{crumbs}\n{text}" if crumbs else text
+
+
+def bm25_head(chunk: Chunk) -> str:
+    """Pre-analysed text for the headings-only BM25 field (the page title for a page intro)."""
+    return analysis.analyse(" ".join(p for p in chunk.path if p) or chunk.title)
+
+
+def bm25_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
+    """Pre-analysed text for the BM25 field; the heading is the question on FAQ pages, so
+    repeating it lifts question-shaped matches."""
+    return analysis.analyse(" ".join(_compose(chunk, recipe or BM25_RECIPE, " ")))
 
 
 def rrf(rankings: Sequence[tuple[list[Hit], float]], k: int) -> list[tuple[Hit, float]]:
@@ -125,18 +265,49 @@ def rrf(rankings: Sequence[tuple[list[Hit], float]], k: int) -> list[tuple[Hit, 
     return [(first[i], s) for i, s in ordered]
 
 
+def _minmax(hits: list[Hit]) -> dict[str, float]:
+    if not hits:
+        return {}
+    lo, hi = min(h.score for h in hits), max(h.score for h in hits)
+    return {h.id: (h.score - lo) / (hi - lo) if hi > lo else 1.0 for h in hits}
+
+
+def minmax_fusion(dense: list[Hit], bm25: list[Hit], dense_share: float) -> list[Hit]:
+    """Convex combination of min-max normalised scores; a hit missing from a list scores 0 there."""
+    d, b = _minmax(dense), _minmax(bm25)
+    first = {h.id: h for h in [*dense, *bm25]}
+    scored = {i: dense_share * d.get(i, 0.0) + (1 - dense_share) * b.get(i, 0.0) for i in first}
+    return [Hit(**{**first[i].__dict__, "score": s}) for i, s in sorted(scored.items(), key=lambda kv: -kv[1])]
+
+
 class Pipeline:
     def __init__(self, settings, store: MilvusStore | None = None, embedder=None, answerer=None,
-                 fusion: Fusion | None = None, confidence: Confidence | None = None):
+                 fusion: Fusion | None = None, confidence: Confidence | None = None,
+                 bm25_recipe: TextRecipe | None = None, embed_recipe: TextRecipe | None = None,
+                 bm25_params: BM25Params | None = None, drop_boilerplate: bool = True):
         self.settings = settings
         self.store = store or MilvusStore(settings.milvus_uri, settings.milvus_token, settings.milvus_collection)
         self._embedder = embedder
         self._answerer = answerer
-        self.fusion = fusion or Fusion()
+        self._fusion = fusion
         self.confidence = confidence or Confidence(
             bm25=settings.min_confidence if settings.min_confidence is not None else Confidence.bm25)
+        self.bm25_recipe = bm25_recipe or BM25_RECIPE
+        self.embed_recipe = embed_recipe or EMBED_RECIPE
+        self.bm25_params = bm25_params or BM25_PARAMS
+        self.drop_boilerplate = drop_boilerplate
         self._checked = False
         self._ingest_lock = threading.Lock()
+
+    @property
+    def fusion(self) -> Fusion:
+        if self._fusion is None:
+            self._fusion = fusion_for(self.embedder.name)
+        return self._fusion
+
+    @fusion.setter
+    def fusion(self, value: Fusion) -> None:
+        self._fusion = value
 
     # ---- parts, built lazily (keeps `faqbot --help` and the bot's start fast) ---------
     @property
@@ -172,6 +343,8 @@ class Pipeline:
         t0 = time.perf_counter()
         docs = load_documents(source, glob, self.settings.cache_dir)  # fails before anything changes
         chunks = chunk_documents(docs)
+        if self.drop_boilerplate:
+            chunks = [c for c in chunks if indexable(c)]
         emb = self.embedder
         calls0 = emb.calls
         if recreate:
@@ -179,7 +352,7 @@ class Pipeline:
         else:
             self.store.check_embedder(emb.name, emb.dim)
         if not self.store.exists():
-            self.store.create(emb.name, emb.dim)
+            self.store.create(emb.name, emb.dim, bm25_k1=self.bm25_params.k1, bm25_b=self.bm25_params.b)
         existing = self.store.locations()
         fresh = {c.id: c for c in chunks}
         todo = [c for cid, c in fresh.items() if cid not in existing]
@@ -189,7 +362,7 @@ class Pipeline:
 
         vectors: list[list[float]] = []
         if emb.dim and todo:
-            texts = [embedding_text(c) for c in todo]
+            texts = [embedding_text(c, self.embed_recipe) for c in todo]
             step = 400
             bar = None
             if progress:
@@ -205,7 +378,7 @@ class Pipeline:
         rows = []
         for n, c in enumerate(todo):
             row = {"id": c.id, "loc": c.location, "title": c.title, "heading": c.heading,
-                   "source": c.source, "url": c.url, "text": c.text, "bm25_text": bm25_text(c)}
+                   "source": c.source, "url": c.url, "text": c.text, "bm25_text": bm25_text(c, self.bm25_recipe), "bm25_head": bm25_head(c)}
             if emb.dim:
                 row["dense"] = vectors[n]
             rows.append(row)
@@ -213,6 +386,8 @@ class Pipeline:
             self.store.upsert(rows)
         if vanished:
             self.store.delete(vanished)
+        if rows or vanished:
+            self.store.flush()
         self._checked = False
         return IngestReport(
             files=len(docs), chunks=len(fresh), added=len(todo) - updated, updated=updated,
@@ -230,6 +405,16 @@ class Pipeline:
         """Top chunks for a question. With `degrade`, a failed query embedding falls back to BM25."""
         t0 = time.perf_counter()
         top_k = top_k or self.settings.top_k
+        cand = self.retrieve(question, max(top_k, self.fusion.candidates), mode, degrade)
+        hits = self.fuse(cand, top_k)
+        signals = self.signals(question, cand)
+        confident, confidence = self.confidence.judge(cand.mode, signals)
+        return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
+                            confidence=confidence, bm25_top=signals["bm25_top"],
+                            dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000)
+
+    def retrieve(self, question: str, n: int, mode: str | None = None, degrade: bool = True) -> Candidates:
+        """The ranked candidate lists (BM25 text, BM25 headings, dense) for `mode`."""
         mode = mode or self.default_mode()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -238,7 +423,6 @@ class Pipeline:
             raise EmbedderMismatch(
                 f"Search mode {mode!r} needs dense vectors: set GEMINI_API_KEY or "
                 "FAQBOT_EMBEDDER=sentence-transformers and run `faqbot ingest --recreate`.")
-        n = max(top_k, self.fusion.candidates)
         query_vec = None
         if mode != "bm25":
             try:
@@ -248,30 +432,37 @@ class Pipeline:
                     raise
                 log.warning("query embedding failed, falling back to BM25: %s", exc)
                 mode = "bm25"
-        bm25_hits = self.store.search_bm25(analysis.analyse(question), n) if mode != "dense" else []
-        dense_hits = self.store.search_dense(query_vec, n) if query_vec is not None else []
-        if mode == "hybrid":
-            fused = rrf([(bm25_hits, self.fusion.bm25_weight), (dense_hits, self.fusion.dense_weight)],
-                        self.fusion.rrf_k)
-            hits = [Hit(**{**h.__dict__, "score": s}) for h, s in fused[:top_k]]
-        else:
-            hits = (bm25_hits or dense_hits)[:top_k]
-        bm25_top = bm25_hits[0].score if bm25_hits else 0.0
-        dense_top = dense_hits[0].score if dense_hits else 0.0
-        confident, confidence = self._confidence(mode, bm25_top, dense_top)
-        return SearchResult(question=question, mode=mode, hits=hits, confident=confident and bool(hits),
-                            confidence=confidence, bm25_top=bm25_top, dense_top=dense_top,
-                            ms=(time.perf_counter() - t0) * 1000)
-
-    def _confidence(self, mode: str, bm25_top: float, dense_top: float) -> tuple[bool, float]:
-        c = self.confidence
-        ratios = []
+        bm25_hits, head_hits = [], []
         if mode != "dense":
-            ratios.append(bm25_top / c.bm25)
-        if mode != "bm25":
-            ratios.append(dense_top / c.dense)
-        value = max(ratios) if ratios else 0.0
-        return value >= 1.0, value
+            analysed = analysis.analyse(question)
+            bm25_hits = self.store.search_bm25(analysed, n)
+            if self.fusion.heading_weight > 0:
+                head_hits = self.store.search_bm25(analysed, n, field="sparse_head")
+        dense_hits = self.store.search_dense(query_vec, n) if query_vec is not None else []
+        return Candidates(mode, bm25_hits, head_hits, dense_hits)
+
+    def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
+        """Weighted RRF of the lists `mode` uses (default: the mode the candidates were retrieved for)."""
+        f = self.fusion
+        mode = mode or cand.mode
+        if mode == "dense":
+            return cand.dense[:top_k]
+        lists = [(cand.bm25[: f.candidates], f.bm25_weight)]
+        if f.heading_weight > 0 and cand.head:
+            lists.append((cand.head[: f.candidates], f.heading_weight))
+        if mode == "hybrid" and f.hybrid == "minmax":
+            return minmax_fusion(cand.dense[: f.depth], cand.bm25[: f.depth], f.dense_share)[:top_k] \
+                or cand.bm25[:top_k]
+        if mode == "hybrid":
+            lists.append((cand.dense[: f.candidates], f.dense_weight))
+        if len(lists) == 1:
+            return cand.bm25[:top_k]
+        fused = rrf(lists, f.rrf_k)
+        return [Hit(**{**h.__dict__, "score": s}) for h, s in fused[:top_k]]
+
+    @staticmethod
+    def signals(question: str, cand: Candidates) -> dict:
+        return confidence_signals(question, cand)
 
     # ---- ask -------------------------------------------------------------------------
     def ask(self, question: str, history: Iterable[Turn] = (), on_delta: Callable[[str], None] | None = None,

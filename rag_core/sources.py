@@ -64,12 +64,36 @@ def _decode(raw: bytes, path: str) -> str:
         return raw.decode("latin-1")
 
 
+_INCLUDE = re.compile(r"\{\{\s*(fragments/[\w./-]+\.md)\s*\}\}")
+
+
+def expand_fragments(path: str, text: str, read) -> str:
+    """Inline `{{fragments/x.md}}` includes (the docs site does this when it renders a
+    page) from `<lang>/fragments/x.md` beside the page, so the chunk holds the real
+    answer instead of the placeholder. `read(name)` returns the file's text or None."""
+    if "{{" not in text:
+        return text
+    lang = PurePosixPath(path).parts[0] if len(PurePosixPath(path).parts) > 1 else ""
+
+    def sub(m: re.Match) -> str:
+        name = f"{lang}/{m.group(1)}" if lang else m.group(1)
+        found = read(name)
+        return found.strip() if found is not None else m.group(0)
+
+    return _INCLUDE.sub(sub, text)
+
+
 def read_zip(path: Path, pattern: str) -> list[Document]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
             chosen = _select(names, pattern, str(path))
-            return [Document(n, _decode(zf.read(n), n)) for n in chosen]
+            present = set(names)
+
+            def read(name: str) -> str | None:
+                return _decode(zf.read(name), name) if name in present else None
+
+            return [Document(n, expand_fragments(n, _decode(zf.read(n), n), read)) for n in chosen]
     except FileNotFoundError:
         raise SourceError(f"FAQBOT_DOCS_SOURCE: no such file {path}.") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
@@ -84,7 +108,12 @@ def read_folder(root: Path, pattern: str) -> list[Document]:
     if not names:
         raise SourceError(f"FAQBOT_DOCS_SOURCE: the folder {root} is empty.")
     chosen = _select(names, pattern, str(root))
-    return [Document(n, _decode((root / n).read_bytes(), n)) for n in chosen]
+
+    def read(name: str) -> str | None:
+        f = root / name
+        return _decode(f.read_bytes(), name) if f.is_file() else None
+
+    return [Document(n, expand_fragments(n, _decode((root / n).read_bytes(), n), read)) for n in chosen]
 
 
 def download(url: str, cache_dir: Path, timeout: float = 60) -> Path:

