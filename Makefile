@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench eval lint clean
+.PHONY: run test bench loadtest eval clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(DEVSTAMP)
 ## make bench: performance benchmarks (JSON line + table each)
 bench: $(DEVSTAMP)
 	$(PY) -m benchmarks.run_all
+
+## make loadtest: 1,000 events in 60 s at `faqbot serve --http` (issue 4's load test)
+loadtest: $(DEVSTAMP)
+	$(PY) -m benchmarks.load_test
 
 ## make eval: retrieval quality on the dev questions (keyless)
 eval: $(STAMP)

@@ -17,7 +17,7 @@ from benchmarks import common as c
 N = 100
 LATENCY = 1.0
 TARGET_S = 5.0
-MAX_WORKERS = 64  # the settings' upper bound
+MAX_WORKERS = 512  # the settings' upper bound
 
 
 def _once(tmp, workers: int | None, run_id: str, load) -> dict:

@@ -51,7 +51,7 @@ def doc_configs() -> list[tuple[str, dict]]:
     B = P.BM25Params
     drop = {**OLD, "drop_boilerplate": True}
     nohead = P.Fusion(heading_weight=0)
-    old_fusion = P.Fusion(rrf_k=60, bm25_weight=1, heading_weight=0, dense_weight=1, candidates=20)
+    old_fusion = P.Fusion(rrf_k=60, bm25_weight=1, heading_weight=0, dense_weight=1, candidates=20, hybrid="rrf")
     return [
         ("BEFORE: old texts, all chunks, RRF k=60 1:1", OLD, old_fusion),
         ("drop boilerplate chunks", drop, nohead),
@@ -231,14 +231,14 @@ def main(argv=None) -> int:
                            (1, 0.5, 2), (1, 0.5, 3), (1, 0.25, 3), (1, 0.5, 4), (1, 0, 3)):
             if not embedder.dim and wd != 2:
                 continue
-            for cand in (10, 20, 40):
-                f = P.Fusion(rrf_k=k, bm25_weight=wb, heading_weight=wh, dense_weight=wd, candidates=cand)
+            for cand in (10, 15, 20, 40):
+                f = P.Fusion(rrf_k=k, bm25_weight=wb, heading_weight=wh, dense_weight=wd, candidates=cand, hybrid="rrf")
                 res = bench.score(current, f, cache)
                 out["fusion"].append({"fusion": asdict(f), "results": {s: res[s] for s in names}})
     if embedder.dim:  # score fusion instead of RRF (hybrid only)
-        for share in (0.5, 0.6, 0.7, 0.8, 0.9):
-            for depth in (5, 10, 20):
-                f = P.Fusion(dense_weight=4.0, hybrid="minmax", dense_share=share, depth=depth)
+        for share, depth, floor in [(s_, d_, 0.0) for s_ in (0.5, 0.6, 0.7, 0.8, 0.9) for d_ in (5, 10, 20)] + \
+                [(s_, 5, f_) for s_ in (0.7, 0.8) for f_ in (0.05, 0.1, 0.15, 0.2)]:
+                f = P.Fusion(hybrid="minmax", dense_share=share, depth=depth, dense_floor=floor)
                 res = bench.score(current, f, cache)
                 out["fusion"].append({"fusion": asdict(f), "results": {s: res[s] for s in names}})
     if True:
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
                 f = r["fusion"]
                 label = (f"k={f['rrf_k']} w(text:head:dense)={f['bm25_weight']}:{f['heading_weight']}:"
                          f"{f['dense_weight']} cand={f['candidates']}" if f["hybrid"] == "rrf" or mode != "hybrid"
-                         else f"minmax dense_share={f['dense_share']} depth={f['depth']}")
+                         else f"minmax dense_share={f['dense_share']} depth={f['depth']} floor={f['dense_floor']}")
                 label += " <-default" if f == default else ""
                 print("\n".join(fmt_row(label, r["results"], [mode], names)))
         current.fusion = P.fusion_for(embedder.name)

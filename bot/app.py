@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from rag_core.errors import ServeError
 
 from . import blocks
-from .jobs import Intake
+from .jobs import AckGate, Intake
 from .listeners import register_all
 from .reply import Responder
 from .state import State
@@ -45,7 +45,8 @@ class Bot:
         self.state = state or State(settings.state_db)
         self.client = client or web_client(settings)
         self.bot_user_id: str | None = None
-        self.responder = Responder(self.client, pipeline, self.state, settings)
+        self.gate = AckGate()
+        self.responder = Responder(self.client, pipeline, self.state, settings, gate=self.gate)
         self.intake = Intake(self.state, self.responder.handle, self.responder.notify,
                              workers=settings.workers, queue_size=settings.queue_size,
                              rate_limit=settings.rate_limit)
@@ -74,6 +75,7 @@ class Bot:
         except BoltError as exc:
             raise ServeError(f"Cannot build the Slack app: {exc}") from None
         register_all(app, self)
+        app.dispatch = self.gate.wrap(app.dispatch)  # HTTP and Socket Mode both come through here
 
         @app.error
         def on_error(error, request):

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Callable
 
 from .state import Job, State
@@ -22,6 +23,41 @@ from .state import Job, State
 log = logging.getLogger(__name__)
 
 RECOVER_WINDOW_S = 600  # accepted-but-unanswered questions younger than this are answered after a restart
+
+
+class AckGate:
+    """Acks first. Slack redelivers an event that is not acknowledged within 3 s, and answer work
+    runs in this process, sharing the GIL with the threads that acknowledge. Bolt's dispatch runs
+    inside `acking()`; workers call `yield_to_acks()` between the steps of an answer, which waits
+    (at most `max_wait`) while any request is being acknowledged."""
+
+    def __init__(self):
+        self._busy = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def acking(self):
+        with self._cond:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy -= 1
+                if not self._busy:
+                    self._cond.notify_all()
+
+    def yield_to_acks(self, max_wait: float = 1.0) -> None:
+        with self._cond:
+            if self._busy:
+                self._cond.wait_for(lambda: not self._busy, timeout=max_wait)
+
+    def wrap(self, dispatch):
+        def gated(*args, **kwargs):
+            with self.acking():
+                return dispatch(*args, **kwargs)
+
+        return gated
 
 
 class RateLimiter:
@@ -71,16 +107,12 @@ class Intake:
             if job.get(name) is not None and not isinstance(job[name], str):
                 raise ValueError(f"payload with a malformed {name}")
         job["user"] = job.get("user") or ""
-        if any(self.state.seen(k) for k in keys):  # cheap pre-check; accept() is the real guard
-            self._count("duplicates")
-            return None
-        limited = not self.limiter.allow(job.get("user", ""))
         accepted = self.state.accept(keys, **job)
         if accepted is None:
             self._count("duplicates")
             return None
         self._count("accepted")
-        if limited:
+        if not self.limiter.allow(accepted.user):
             self._reject(accepted, "rate_limited")
             return accepted
         try:

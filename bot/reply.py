@@ -21,6 +21,7 @@ from rag_core.embedders import EmbeddingError
 from rag_core.store import StoreError
 
 from . import blocks
+from .jobs import AckGate
 from .state import Job, State
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ class _Streamer:
 
 
 class Responder:
-    def __init__(self, client, pipeline, state: State, settings, bot_user_id: str | None = None):
+    def __init__(self, client, pipeline, state: State, settings, bot_user_id: str | None = None, gate=None):
+        self.gate = gate or AckGate()
         self.client = client
         self.pipeline = pipeline
         self.state = state
@@ -76,8 +78,11 @@ class Responder:
     def handle(self, job: Job) -> None:
         reacted = False
         try:
+            pause = self.gate.yield_to_acks
+            pause()
             if job.kind != "support":  # visible within a second, before any slow call
                 reacted = self._progress(job)
+            pause()
             retrieval = self.pipeline.search(job.question)
             if job.kind == "support":
                 if not retrieval.confident:
@@ -89,6 +94,7 @@ class Responder:
             streamer = _Streamer(self, job) if self.pipeline.answerer is not None and not job.response_url_only else None
             answer = self.pipeline.ask(job.question, history=self._history(job),
                                        on_delta=streamer.push if streamer else None, retrieval=retrieval)
+            pause()
             self._deliver(job, answer)
             self.state.finish(job.id, status="done")
         except (StoreError, EmbeddingError) as exc:

@@ -24,7 +24,7 @@ class BotSettings(BaseSettings):
     reindex_interval: str = Field("", alias="FAQBOT_REINDEX_INTERVAL")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     rate_limit: int = Field(5, alias="FAQBOT_RATE_LIMIT", ge=0, le=10000)
-    workers: int = Field(4, alias="FAQBOT_WORKERS", ge=1, le=64)
+    workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
 
     @field_validator("slack_bot_token")

@@ -88,22 +88,23 @@ class State:
 
     # ---- intake -----------------------------------------------------------------------
     def accept(self, keys: list[str], **job) -> Job | None:
-        """Record the dedupe keys and the job atomically; None if any key was seen before."""
+        """Record the job and its dedupe keys atomically; None if any key was seen before."""
         now = time.time()
-        with self._tx() as conn:
-            for key in keys:
-                if conn.execute("SELECT 1 FROM dedupe WHERE key=?", (key,)).fetchone():
-                    return None
-            cols = [c for c in job if c in _JOB_FIELDS and c != "id"]
-            cur = conn.execute(
-                f"INSERT INTO jobs ({', '.join(cols)}, created, updated) VALUES "
-                f"({', '.join('?' for _ in cols)}, ?, ?)",
-                [job[c] for c in cols] + [now, now],
-            )
-            job_id = cur.lastrowid
-            conn.executemany("INSERT INTO dedupe (key, job_id, created) VALUES (?, ?, ?)",
-                             [(k, job_id, now) for k in keys])
-        return self.job(job_id)
+        cols = [c for c in job if c in _JOB_FIELDS and c not in ("id", "created", "updated")]
+        try:
+            with self._tx() as conn:
+                cur = conn.execute(
+                    f"INSERT INTO jobs ({', '.join(cols)}, created, updated) VALUES "
+                    f"({', '.join('?' for _ in cols)}, ?, ?)",
+                    [job[c] for c in cols] + [now, now],
+                )
+                job_id = cur.lastrowid
+                # the primary key makes a second delivery fail here, rolling the job back with it
+                conn.executemany("INSERT INTO dedupe (key, job_id, created) VALUES (?, ?, ?)",
+                                 [(k, job_id, now) for k in keys])
+        except sqlite3.IntegrityError:
+            return None
+        return Job(id=job_id, created=now, updated=now, **{c: job[c] for c in cols})
 
     def seen(self, key: str) -> bool:
         return self._conn().execute("SELECT 1 FROM dedupe WHERE key=?", (key,)).fetchone() is not None

@@ -26,7 +26,7 @@ _EXPECTED = {
     "FAQBOT_REINDEX_INTERVAL": "a duration like 30m, 6h or 24h",
     "PORT": "a port number from 1 to 65535",
     "FAQBOT_RATE_LIMIT": "a whole number of questions per user per minute (0 = off)",
-    "FAQBOT_WORKERS": "a whole number from 1 to 64",
+    "FAQBOT_WORKERS": "a whole number from 1 to 512",
     "FAQBOT_QUEUE_SIZE": "a whole number from 1 to 100000",
     "GEMINI_TIMEOUT": "seconds, a number from 1 to 120",
 }

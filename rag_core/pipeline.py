@@ -24,38 +24,37 @@ MODES = ("hybrid", "dense", "bm25")
 
 @dataclass(frozen=True)
 class Fusion:
-    """How the BM25 and dense rankings are fused (weighted RRF; keyless mode fuses the two BM25 lists)."""
+    """How the ranked lists are fused. Chosen by `python -m benchmarks.tune_retrieval` (section 2).
 
-    # chosen by `python benchmarks/tune_retrieval.py` (section 2): k=5 lets the first
-    # ranks decide; keyless, the headings list at half weight is what lifts dev recall@3
-    # to >= 0.95 without costing the paraphrases. dense_weight here is for embedders we
-    # could not measure offline (Gemini): BM25 (1 + 0.5) and dense (1.5) weigh the same.
-    # The local model's measured weight is in FUSION_BY_EMBEDDER.
+    Keyless (bm25 mode): weighted RRF of BM25 over the whole chunk and BM25 over its headings;
+    k=5 lets the first ranks decide, and the headings list at half weight lifts dev recall@3 to
+    >= 0.95 without costing the paraphrases.
+    Hybrid, local model (FUSION_BY_EMBEDDER): min-max score fusion of the top 5 dense and top 5
+    BM25 hits, dense 0.8 - the only setting whose MRR is >= both dense-only and BM25-only on the
+    dev and the paraphrase sets (weighted RRF stayed 0.003-0.007 below dense-only).
+    Hybrid, other embedders (Gemini: not measurable offline): weighted RRF where BM25 (1 + 0.5)
+    and dense (1.5) weigh the same - rank-based, so one list's near-ties cannot overrule the
+    other list's clear winner (score fusion did exactly that with a weak embedder).
+    """
+
     rrf_k: int = 5
     bm25_weight: float = 1.0  # BM25 over the whole chunk
     heading_weight: float = 0.5  # BM25 over the chunk's headings only (0 = unused)
     dense_weight: float = 1.5
-    candidates: int = 40
+    candidates: int = 15  # same recall/MRR as 40 on both question sets, cheaper
     # hybrid = "rrf" (weighted RRF of all lists) or "minmax": scores min-max normalised within
     # the top `depth` of the dense and the BM25 list, then dense_share * dense + (1 - dense_share) * bm25.
     hybrid: str = "rrf"
     dense_share: float = 0.8
     depth: int = 5
+    dense_floor: float = 0.1  # cosine differences below 0.1 are not stretched to the full range
 
 
-# Measured per embedder (benchmarks/tune_retrieval.py, section 2): with all-MiniLM-L6-v2
-# the dense ranking is much stronger than BM25 on both question sets, so it gets 4x.
-# Min-max score fusion (dense 0.8, top 5 of each list) is the only setting where hybrid's MRR
-# is >= both single rankings on the dev and the paraphrase set; RRF with dense weight 4 stayed
-# 0.003-0.007 below dense-only (section 2 of the tuning script).
-FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(dense_weight=4.0, hybrid="minmax", dense_share=0.8, depth=5)}
+FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax")}
 
 
 def fusion_for(embedder_name: str) -> Fusion:
-    for prefix, fusion in FUSION_BY_EMBEDDER.items():
-        if embedder_name.startswith(prefix):
-            return fusion
-    return Fusion()
+    return next((f for prefix, f in FUSION_BY_EMBEDDER.items() if embedder_name.startswith(prefix)), Fusion())
 
 
 @dataclass
@@ -265,16 +264,19 @@ def rrf(rankings: Sequence[tuple[list[Hit], float]], k: int) -> list[tuple[Hit, 
     return [(first[i], s) for i, s in ordered]
 
 
-def _minmax(hits: list[Hit]) -> dict[str, float]:
+def _minmax(hits: list[Hit], floor: float = 0.0) -> dict[str, float]:
+    """Scores scaled to [0, 1] over their range; a range below `floor` is treated as `floor`,
+    so near-ties stay near-ties instead of being stretched to 0 vs 1."""
     if not hits:
         return {}
     lo, hi = min(h.score for h in hits), max(h.score for h in hits)
-    return {h.id: (h.score - lo) / (hi - lo) if hi > lo else 1.0 for h in hits}
+    span = max(hi - lo, floor)
+    return {h.id: (h.score - lo) / span if span > 0 else 1.0 for h in hits}
 
 
-def minmax_fusion(dense: list[Hit], bm25: list[Hit], dense_share: float) -> list[Hit]:
+def minmax_fusion(dense: list[Hit], bm25: list[Hit], dense_share: float, dense_floor: float = 0.0) -> list[Hit]:
     """Convex combination of min-max normalised scores; a hit missing from a list scores 0 there."""
-    d, b = _minmax(dense), _minmax(bm25)
+    d, b = _minmax(dense, dense_floor), _minmax(bm25)
     first = {h.id: h for h in [*dense, *bm25]}
     scored = {i: dense_share * d.get(i, 0.0) + (1 - dense_share) * b.get(i, 0.0) for i in first}
     return [Hit(**{**first[i].__dict__, "score": s}) for i, s in sorted(scored.items(), key=lambda kv: -kv[1])]
@@ -436,7 +438,8 @@ class Pipeline:
         if mode != "dense":
             analysed = analysis.analyse(question)
             bm25_hits = self.store.search_bm25(analysed, n)
-            if self.fusion.heading_weight > 0:
+            uses_head = mode == "bm25" or self.fusion.hybrid == "rrf"  # min-max hybrid ignores it
+            if self.fusion.heading_weight > 0 and uses_head:
                 head_hits = self.store.search_bm25(analysed, n, field="sparse_head")
         dense_hits = self.store.search_dense(query_vec, n) if query_vec is not None else []
         return Candidates(mode, bm25_hits, head_hits, dense_hits)
@@ -451,7 +454,7 @@ class Pipeline:
         if f.heading_weight > 0 and cand.head:
             lists.append((cand.head[: f.candidates], f.heading_weight))
         if mode == "hybrid" and f.hybrid == "minmax":
-            return minmax_fusion(cand.dense[: f.depth], cand.bm25[: f.depth], f.dense_share)[:top_k] \
+            return minmax_fusion(cand.dense[: f.depth], cand.bm25[: f.depth], f.dense_share, f.dense_floor)[:top_k] \
                 or cand.bm25[:top_k]
         if mode == "hybrid":
             lists.append((cand.dense[: f.candidates], f.dense_weight))

@@ -568,6 +568,7 @@ _PATH_RE = re.compile(r"^/(?P<ver>v1|v1beta)/models/(?P<model>[^/:]+)(?::(?P<act
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: a real API takes many connections at once
     block_on_close = False
     allow_reuse_address = True
 
@@ -579,6 +580,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeGemini/1.0"
+    disable_nagle_algorithm = True  # like a real server: no 40 ms Nagle/delayed-ACK stalls
     sys_version = ""
 
     def log_message(self, format, *args):  # noqa: A002 - silence stderr noise

@@ -436,6 +436,7 @@ class FakeSocketMode:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeSlack/1.0"
+    disable_nagle_algorithm = True  # like a real server: no 40 ms Nagle/delayed-ACK stalls
     fake: "FakeSlack"  # set on subclass
 
     def log_message(self, format, *args):  # noqa: A002 - silence stderr
@@ -559,7 +560,8 @@ class FakeSlack:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "FakeSlack":
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_cls = type("_Server", (ThreadingHTTPServer,), {"request_queue_size": 256})  # listen backlog
+        self._httpd = server_cls(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._http_thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack-http", daemon=True)
