@@ -43,13 +43,15 @@ def _once(tmp, workers: int | None, run_id: str, load) -> dict:
             counts = h.bot.state.counts()
         con = sqlite3.connect(state_db)
         done = [r[0] for r in con.execute("SELECT updated FROM jobs WHERE status='done'")]
+        errors = [r[0] for r in con.execute("SELECT error FROM jobs WHERE status!='done'")]
         con.close()
     posts = slack.counts.get("chat.postMessage", 0)
     return {
         "workers": w, "sent_200": sum(1 for s, _, _ in sent if s == 200), "answered": len(done),
         "lost": N - len(done), "duplicated": max(0, posts - N), "answer_posts": posts,
-        "wall_s": round(max(done) - first_post, 2) if done else float("nan"), "job_status": counts,
-        "gemini_requests": g.counts, "ack_ms": c.dist_ms([s for st, _, s in sent if st == 200]),
+        "wall_s": round(max(done) - first_post, 2) if done else float("nan"),
+        "answered_by_s": {p: round(c.pct([d - first_post for d in done], p), 2) for p in (50, 90, 100)} if done else {}, "job_status": counts,
+        "gemini_requests": g.counts, "errors": errors, "ack_ms": c.dist_ms([s for st, _, s in sent if st == 200]),
     }
 
 

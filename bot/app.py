@@ -8,6 +8,9 @@ Path of a mention: serve.py (HTTP/Socket Mode) → Bolt → listeners/mention.py
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
@@ -25,6 +28,8 @@ from .reply import Responder
 from .state import State
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_S = 0.0005
 
 
 def web_client(settings, token: str | None = None) -> WebClient:
@@ -92,10 +97,36 @@ class Bot:
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
+        # Acks do a little I/O (SQLite) between CPU work; with CPython's default 5 ms switch
+        # interval every I/O can cost an ack thread a 5 ms wait to get the GIL back (convoy effect).
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.intake.start()
         self.intake.recover()
+        self._stopping = threading.Event()
+        threading.Thread(target=self._maintain, name="state-maintenance", daemon=True).start()
+        self.later(self._warm_up)
+
+    def _warm_up(self) -> None:
+        try:
+            self.pipeline.warm_up()
+        except Exception as exc:  # Milvus down at start: /healthz says degraded, answers apologise
+            log.warning("warm-up failed (will retry on the first question): %s", exc)
+
+    def _maintain(self, every_s: float = 5.0) -> None:
+        """WAL checkpoints off the ack path; old dedupe keys and finished jobs pruned hourly."""
+        last_prune = 0.0
+        while not self._stopping.wait(every_s):
+            try:
+                self.state.checkpoint()
+                if time.monotonic() - last_prune > 3600:
+                    self.state.prune()
+                    last_prune = time.monotonic()
+            except Exception as exc:
+                log.warning("state maintenance failed: %s", exc)
 
     def stop(self) -> None:
+        if hasattr(self, "_stopping"):
+            self._stopping.set()
         self.intake.stop()
         self._side.shutdown(wait=False)
 

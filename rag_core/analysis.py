@@ -9,6 +9,7 @@ function is applied to documents and questions.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+(?:[._][^\W_]+)*", re.U)
@@ -25,11 +26,18 @@ STOP_WORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():
+    """One Snowball stemmer per thread: a stemmer keeps the word it is working on in itself,
+    so a shared one garbles words (or raises IndexError) when answer workers stem at once."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=50_000)

@@ -300,6 +300,7 @@ class Pipeline:
         self.drop_boilerplate = drop_boilerplate
         self._checked = False
         self._ingest_lock = threading.Lock()
+        self._parts_lock = threading.RLock()
 
     @property
     def fusion(self) -> Fusion:
@@ -315,24 +316,37 @@ class Pipeline:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embedders import build_embedder
+            with self._parts_lock:  # answer workers arrive together: build it once
+                if self._embedder is None:
+                    from .embedders import build_embedder
 
-            self._embedder = build_embedder(self.settings)
+                    self._embedder = build_embedder(self.settings)
         return self._embedder
 
     @property
     def answerer(self):
         if self._answerer is None and self.settings.gemini_api_key:
-            from .answer import GeminiAnswerer
+            with self._parts_lock:
+                if self._answerer is None:
+                    from .answer import GeminiAnswerer
 
-            self._answerer = GeminiAnswerer(self.settings)
+                    self._answerer = GeminiAnswerer(self.settings)
         return self._answerer
 
     def _check_embedder(self):
         if not self._checked:
-            emb = self.embedder
-            self.store.check_embedder(emb.name, emb.dim, must_exist=True)
-            self._checked = True
+            with self._parts_lock:
+                if not self._checked:
+                    emb = self.embedder
+                    self.store.check_embedder(emb.name, emb.dim, must_exist=True)
+                    self._checked = True
+
+    def warm_up(self) -> None:
+        """Build the clients, check the collection and load it, so the first question is not slow
+        (and a burst of first questions does not build everything a hundred times)."""
+        _ = self.embedder, self.answerer
+        self._check_embedder()
+        self.store.search_bm25(analysis.analyse("milvus"), 1)
 
     # ---- ingest ----------------------------------------------------------------------
     def ingest(self, source: str | None = None, glob: str | None = None, recreate: bool = False,
