@@ -15,41 +15,35 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def load_questions(path: str) -> list[dict]:
+def _jsonl(path: str, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a JSONL file that each have the `required` keys; one clear error otherwise."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise SourceError(f"cannot read questions file {path}: {exc.strerror}") from None
-    out = []
+    rows = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            out.append({"q": str(row["q"]), "file": str(row.get("file", "")), "heading": str(row["heading"])})
+            rows.append({key: str(row[key]) for key in required} | {"file": str(row.get("file", ""))})
         except (ValueError, KeyError, TypeError):
-            raise SourceError(f'{path}:{n}: expected a JSON object with "q" and "heading"') from None
-    if not out:
+            keys = " and ".join(f'"{k}"' for k in required)
+            raise SourceError(f"{path}:{n}: expected a JSON object with {keys}") from None
+    if not rows:
         raise SourceError(f"{path} has no questions")
-    return out
+    return rows
+
+
+def load_questions(path: str) -> list[dict]:
+    """Evaluation questions: one {"q", "file", "heading"} per line."""
+    return _jsonl(path, ("q", "heading"))
 
 
 def load_offtopic(path: str) -> list[str]:
     """Questions the docs do not cover: one {"q": ...} per line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise SourceError(f"cannot read questions file {path}: {exc.strerror}") from None
-    out = []
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                out.append(str(json.loads(line)["q"]))
-            except (ValueError, KeyError, TypeError):
-                raise SourceError(f'{path}:{n}: expected a JSON object with "q"') from None
-    if not out:
-        raise SourceError(f"{path} has no questions")
-    return out
+    return [row["q"] for row in _jsonl(path, ("q",))]
 
 
 def is_hit(text: str, heading: str) -> bool:
