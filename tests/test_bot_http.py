@@ -253,3 +253,19 @@ def test_assistant_pane_prompts_status_and_answer(keyless, slack):
     answer = keyless.replies("D9")[-1]
     assert answer.params["thread_ts"] == thread_ts and "Windows" in keyless.shown(answer)
     assert len([c for c in keyless.replies("D9") if c.params.get("thread_ts") == thread_ts]) == 2
+
+
+def test_hung_gemini_still_gets_an_answer_within_15_s_with_default_timeouts(tmp_path, slack, fake_gemini):
+    h = BotHarness(tmp_path, slack, fake_gemini, GEMINI_TIMEOUT="10").start()  # the shipped default
+    try:
+        fake_gemini.set_fault("hang", times=None, delay=60)  # query embedding and answer both hang
+        t0 = time.monotonic()
+        h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}"))
+        slack.wait_for("chat.postMessage", 1, timeout=15)
+        assert h.idle(15)
+        final = h.replies()[-1]
+        assert time.monotonic() - t0 < 15
+        assert "MinIO" in h.shown(final) and "timed out" in h.shown(final)
+    finally:
+        fake_gemini.clear_faults()
+        h.stop()

@@ -75,3 +75,42 @@ def test_dropped_connection_reconnects_without_lost_or_doubled_answers(socket_bo
     time.sleep(0.3)
     assert len(h.replies("C1")) == 1 and len(h.replies("C2")) == 1
     assert "Windows" in json.dumps(h.shown(h.replies("C2")[0]))
+
+
+def test_mass_mentions_never_live_over_socket_mode(socket_bot):
+    h, slack = socket_bot
+    q = "<!channel> <!here> <!everyone> <!subteam^S1|x> <@U999> where does milvus store data? @channel"
+    slack.socket.wait_ack(slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {q}"))), 5)
+    slack.wait_for("chat.postMessage", 1)
+    assert h.idle()
+    for call in slack.calls:
+        if call.method.startswith("chat."):
+            shown = json.dumps(call.params)
+            assert not any(live in shown for live in ("<!channel", "<!here", "<!everyone", "<!subteam", "<@U999"))
+
+
+def test_gemini_down_and_milvus_down_over_socket_mode(socket_bot):
+    h, slack = socket_bot
+    h.gemini.set_fault("503", times=None)
+    t0 = time.monotonic()
+    slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")))
+    slack.wait_for("chat.postMessage", 1, timeout=15)
+    assert h.idle(15) and time.monotonic() - t0 < 15
+    assert "MinIO" in h.shown(h.replies("C1")[0]) and "AI answer unavailable" in h.shown(h.replies("C1")[0])
+    h.gemini.clear_faults()
+
+    from rag_core.store import StoreUnavailable
+
+    def down(*a, **k):
+        raise StoreUnavailable("Milvus at MILVUS_URI=x is not answering")
+
+    real, h.pipeline.store.search_bm25 = h.pipeline.store.search_bm25, down
+    slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C2")))
+    slack.wait_for("chat.postMessage", 1, pred=lambda c: c.params.get("channel") == "C2")
+    assert h.idle()
+    assert "couldn't search the Milvus docs" in h.replies("C2")[0].params["text"]
+    h.pipeline.store.search_bm25 = real
+    slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C3")))
+    slack.wait_for("chat.postMessage", 1, pred=lambda c: c.params.get("channel") == "C3")
+    assert h.idle()
+    assert "milvus.io/docs" in h.shown(h.replies("C3")[0])
