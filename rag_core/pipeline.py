@@ -506,6 +506,8 @@ class Pipeline:
         mode = "gemini" if text else "extractive"
         if text is None:
             text = extractive_answer(question, retrieval.hits, retrieval.confident)
+            if not retrieval.confident:
+                sources = sources[:1]  # "not covered": only the closest passage, not three unrelated ones
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, mode=mode, sources=sources, retrieval=retrieval,
                       timings_ms=timings, note=note)

@@ -178,3 +178,11 @@ def test_query_embedding_failure_falls_back_to_bm25(make_settings, fake_gemini, 
     fake_gemini.set_fault("500", times=None, on="embed")
     res = pipe.search(QUESTION)
     assert res.mode == "bm25" and res.hits
+
+
+def test_off_topic_question_says_the_docs_do_not_cover_it(keyless):
+    keyless.ingest()
+    ans = keyless.ask("What's the weather in Paris tomorrow?")
+    assert not ans.retrieval.confident
+    assert ans.answer.startswith("The Milvus docs I have don't cover this.")
+    assert len(ans.sources) == 1
