@@ -11,7 +11,7 @@ from rag_core.config import ConfigError, load, parse_duration
 
 
 class BotSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True,
                                       populate_by_name=True)
 
     slack_bot_token: str = Field("", alias="SLACK_BOT_TOKEN", repr=False)

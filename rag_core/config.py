@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     """Everything rag_core needs. Field aliases are the environment variable names."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True, populate_by_name=True
     )
 
     milvus_uri: str = Field("./milvus_faq.db", alias="MILVUS_URI")

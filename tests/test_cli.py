@@ -171,3 +171,17 @@ def test_make_run_on_a_terminal_opens_chat(env, tmp_path):
     finally:
         proc.kill()
         os.close(leader)
+
+
+def test_env_example_loads_as_a_dotenv(tmp_path):
+    """Copying .env.example to .env must give a working configuration (empty = default)."""
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    proc = subprocess.run([sys.executable, "-c",
+                           "from rag_core.config import load; from bot.settings import load_bot_settings;"
+                           "s = load(); b = load_bot_settings(); print(s.top_k, s.embedder, b.workers, b.port)"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_"))}
+                          | {"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "none", "128", "3000"]
