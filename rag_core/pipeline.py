@@ -74,7 +74,7 @@ class Confidence:
     Measured with `python benchmarks/tune_retrieval.py` (section 3) on the dev
     questions, tests/data/paraphrases.jsonl and tests/data/offtopic.jsonl:
     the thresholds keep >= 95% of the dev questions above and put >= 90% of the
-    off-topic questions below (numbers in docs/retrieval_quality.md).
+    off-topic questions below (numbers in the README, "Retrieval quality").
 
     The BM25 evidence is `bm25_cov` = top BM25 score x sqrt(share of the
     question's terms found in the top hit): a raw score grows with the question's
@@ -204,7 +204,7 @@ class BM25Params:
     b: float = 0.75
 
 
-# Defaults picked by `python benchmarks/tune_retrieval.py` (section 1; see docs/retrieval_quality.md).
+# Defaults picked by `python benchmarks/tune_retrieval.py` (section 1; numbers in the README, "Retrieval quality").
 # BM25 k1/b: Milvus Lite accepts bm25_k1/bm25_b but its scores do not change (the script
 # checks), so we keep the standard 1.2/0.75 that servers apply too.
 BM25_RECIPE = TextRecipe(title=True, parents=True, heading=2, body=True)

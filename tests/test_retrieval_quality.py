@@ -1,7 +1,7 @@
 """Retrieval quality on real Milvus Lite: recall/MRR floors and the confidence split.
 
 Floors are the values measured by `python benchmarks/tune_retrieval.py` (see
-docs/retrieval_quality.md), rounded down a little, so a change that makes
+the README section "Retrieval quality"), rounded down a little, so a change that makes
 retrieval worse fails here.
 """
 
