@@ -27,20 +27,14 @@ class BotSettings(BaseSettings):
     workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
 
-    @field_validator("slack_bot_token")
+    @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
-    def _bot_token(cls, v: str) -> str:
+    def _token(cls, v: str, info) -> str:
+        prefix, kind = {"slack_bot_token": ("xoxb-", "a bot token"),
+                        "slack_app_token": ("xapp-", "an app-level token")}[info.field_name]
         v = v.strip()
-        if v and not v.startswith("xoxb-"):
-            raise ValueError("a bot token starting with xoxb-")
-        return v
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token(cls, v: str) -> str:
-        v = v.strip()
-        if v and not v.startswith("xapp-"):
-            raise ValueError("an app-level token starting with xapp-")
+        if v and not v.startswith(prefix):
+            raise ValueError(f"{kind} starting with {prefix}")
         return v
 
     @field_validator("slack_api_url")

@@ -108,9 +108,6 @@ class State:
             return None
         return Job(id=job_id, created=now, updated=now, **{c: job[c] for c in cols})
 
-    def seen(self, key: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM dedupe WHERE key=?", (key,)).fetchone() is not None
-
     def remember(self, key: str) -> bool:
         """Record a key outside a job (e.g. an interaction); False if it was already there."""
         with self._tx() as conn:
@@ -153,10 +150,6 @@ class State:
                 " sources, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (answer_id, job.id, job.channel, job.thread_ts, job.user, job.question, answer.answer,
                  answer.mode, json.dumps(answer.sources), time.time()))
-
-    def answer(self, answer_id: str) -> dict | None:
-        row = self._conn().execute("SELECT * FROM answers WHERE id=?", (answer_id,)).fetchone()
-        return dict(row) if row else None
 
     def add_feedback(self, answer_id: str, user: str, value: str) -> None:
         with self._tx() as conn:

@@ -110,7 +110,7 @@ def _one_line(exc: ValidationError, model: type[BaseSettings]) -> str:
     if loc:
         field = model.model_fields.get(str(loc[0]))
         var = (field.alias if field and field.alias else str(loc[0])).upper()
-        expected = _EXPECTED.get(var) or err.get("msg", "a valid value")
+        expected = _EXPECTED.get(var) or err.get("msg", "a valid value").removeprefix("Value error, ")
         got = err.get("input")
         shown = "" if var.endswith(("TOKEN", "KEY", "SECRET")) else f" (got {got!r})"
         return f"{var} is invalid{shown}: expected {expected}."

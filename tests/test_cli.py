@@ -185,3 +185,8 @@ def test_env_example_loads_as_a_dotenv(tmp_path):
                           | {"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["3", "none", "128", "3000"]
+
+
+def test_wrong_kind_of_slack_token_names_the_variable(env, tmp_path):
+    one_line_error(run(["serve"], env | {"SLACK_BOT_TOKEN": "xapp-1-2"}, cwd=tmp_path),
+                   "SLACK_BOT_TOKEN is invalid: expected a bot token starting with xoxb-")

@@ -113,18 +113,22 @@ def validate_blocks(blocks: Any) -> list[str]:
         elif len(t) > max_len:
             e(f"must be less than {max_len + 1} characters", ptr + "/text")
 
+    def unique_id(value: Any, seen: set[str], ptr: str, name: str) -> None:
+        """block_id / action_id: a string of at most 255 characters, unique within its scope."""
+        if value is None:
+            return
+        if not isinstance(value, str) or len(value) > 255:
+            e("must be less than 256 characters", ptr)
+        elif value in seen:
+            e(f"duplicate {name}", ptr)
+        else:
+            seen.add(value)
+
     def element(el: Any, ptr: str, action_ids: set[str]) -> None:
         if not isinstance(el, dict) or "type" not in el:
             e("must provide an object with a type", ptr)
             return
-        aid = el.get("action_id")
-        if aid is not None:
-            if not isinstance(aid, str) or len(aid) > 255:
-                e("must be less than 256 characters", ptr + "/action_id")
-            elif aid in action_ids:
-                e("duplicate action_id", ptr + "/action_id")
-            else:
-                action_ids.add(aid)
+        unique_id(el.get("action_id"), action_ids, ptr + "/action_id", "action_id")
         if el["type"] == "button":
             text_obj(el.get("text"), ptr + "/text", 75, types=("plain_text",))
             v = el.get("value")
@@ -146,14 +150,7 @@ def validate_blocks(blocks: Any) -> list[str]:
         if t not in _MESSAGE_BLOCK_TYPES:
             e(f"unsupported type: {t}", p + "/type")
             continue
-        bid = b.get("block_id")
-        if bid is not None:
-            if not isinstance(bid, str) or len(bid) > 255:
-                e("must be less than 256 characters", p + "/block_id")
-            elif bid in block_ids:
-                e("duplicate block_id", p + "/block_id")
-            else:
-                block_ids.add(bid)
+        unique_id(b.get("block_id"), block_ids, p + "/block_id", "block_id")
         action_ids: set[str] = set()
         if t == "section":
             if "text" not in b and "fields" not in b:
