@@ -48,9 +48,17 @@ class BotHarness:
         self.bot.start()
         self.server = make_server(self.bot, 0, host="127.0.0.1", with_slack=not self.bot.socket_mode)
         self.port = self.server.effective_port
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._closing = False
+        self.thread = threading.Thread(target=self._run_server, daemon=True)
         self.thread.start()
         return self
+
+    def _run_server(self):
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # its sockets were closed under the select loop by stop()
+            if not self._closing:
+                raise
 
     @property
     def url(self) -> str:
@@ -58,6 +66,7 @@ class BotHarness:
 
     def stop(self):
         if self.server is not None:
+            self._closing = True
             self.server.close()
         if self.bot is not None:
             self.bot.stop()
