@@ -1,6 +1,7 @@
 """The assistant pane (Bolt's Assistant): suggested prompts, status while working, answers."""
 
 from slack_bolt import Assistant
+from slack_bolt.request.payload_utils import is_assistant_event, is_other_message_sub_event_in_assistant_thread
 
 from ..reply import clean_question
 
@@ -11,8 +12,19 @@ SUGGESTED = [
 ]
 
 
+class _Assistant(Assistant):
+    """Bolt's Assistant runs each of its listeners' matchers (with kwargs injection) on every
+    request; most requests are mentions and commands, so look at the event type first."""
+
+    def process(self, *, req, resp, next):
+        body = req.body
+        if is_assistant_event(body) or is_other_message_sub_event_in_assistant_thread(body):
+            return super().process(req=req, resp=resp, next=next)
+        return next()
+
+
 def register(app, bot) -> None:
-    assistant = Assistant()
+    assistant = _Assistant()
 
     @assistant.thread_started
     def started(say, set_suggested_prompts):
