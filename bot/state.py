@@ -12,19 +12,21 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, job_id INTEGER, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, job_id INTEGER, created REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL, channel TEXT NOT NULL, user TEXT NOT NULL, question TEXT NOT NULL,
     ts TEXT, thread_ts TEXT, response_url TEXT, team TEXT,
     status TEXT NOT NULL DEFAULT 'queued', reply_ts TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL, updated REAL NOT NULL, error TEXT, response_url_only INTEGER NOT NULL DEFAULT 0
+    created REAL NOT NULL, updated REAL NOT NULL, error TEXT, response_url_only INTEGER NOT NULL DEFAULT 0,
+    keys TEXT
 );
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+DROP INDEX IF EXISTS jobs_status;
 CREATE TABLE IF NOT EXISTS answers (
     id TEXT PRIMARY KEY, job_id INTEGER, channel TEXT, thread_ts TEXT, user TEXT,
     question TEXT, answer TEXT, mode TEXT, sources TEXT, created REAL NOT NULL
@@ -32,6 +34,14 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT, user TEXT, value TEXT, created REAL NOT NULL
 );
+"""
+
+# A job and its dedupe keys are written by ONE statement: the trigger adds the keys, and a key seen
+# before fails the whole statement (the job row with it), leaving the rest of the transaction intact.
+DEDUPE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS jobs_dedupe AFTER INSERT ON jobs WHEN NEW.keys IS NOT NULL BEGIN
+    INSERT INTO dedupe (key, job_id, created) SELECT value, NEW.id, NEW.created FROM json_each(NEW.keys);
+END;
 """
 
 OPEN = ("queued", "running")
@@ -64,14 +74,20 @@ class State:
     def __init__(self, path: str | Path):
         self.path = str(path)
         self._local = threading.local()
-        self._write = threading.Lock()
+        self._write = _WriteLock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
             os.chmod(self.path, 0o600)
+        self._pending: list[_Accept] = []
+        self._committing = False
+        self._group = threading.Condition()
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+            if "keys" not in {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}:  # a state DB from before
+                conn.execute("ALTER TABLE jobs ADD COLUMN keys TEXT")
+            conn.executescript(DEDUPE_TRIGGER)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -85,53 +101,89 @@ class State:
             self._local.conn = conn
         return conn
 
-    def _tx(self):
-        return _Tx(self._conn(), self._write)
+    def _tx(self, urgent: bool = False):
+        return _Tx(self._conn(), self._write, urgent)
+
+    def _statement(self, sql: str, params, urgent: bool = False) -> sqlite3.Cursor:
+        """One write statement: atomic on its own (autocommit). `urgent` = on the ack path."""
+        conn = self._conn()
+        with self._write.hold(urgent):
+            return conn.execute(sql, params)
 
     # ---- intake -----------------------------------------------------------------------
     def accept(self, keys: list[str], **job) -> Job | None:
-        """Record the job and its dedupe keys atomically; None if any key was seen before."""
+        """Record the job and its dedupe keys atomically; None if any key was seen before.
+
+        Group commit: acks arrive concurrently, and a commit costs more than the inserts in it, so
+        whoever finds no commit in progress writes every pending job in one transaction (each job
+        is one statement, so a duplicate rolls back only itself) while the others wait for it."""
         now = time.time()
         cols = [c for c in job if c in _JOB_FIELDS and c not in ("id", "created", "updated")]
-        try:
-            with self._tx() as conn:
-                cur = conn.execute(
-                    f"INSERT INTO jobs ({', '.join(cols)}, created, updated) VALUES "
-                    f"({', '.join('?' for _ in cols)}, ?, ?)",
-                    [job[c] for c in cols] + [now, now],
-                )
-                job_id = cur.lastrowid
-                # the primary key makes a second delivery fail here, rolling the job back with it
-                conn.executemany("INSERT INTO dedupe (key, job_id, created) VALUES (?, ?, ?)",
-                                 [(k, job_id, now) for k in keys])
-        except sqlite3.IntegrityError:
+        item = _Accept(
+            f"INSERT INTO jobs ({', '.join(cols)}, created, updated, keys) VALUES "
+            f"({', '.join('?' for _ in cols)}, ?, ?, ?)",
+            [job[c] for c in cols] + [now, now, json.dumps(list(keys))])
+        with self._group:
+            self._pending.append(item)
+            while self._committing and not item.done:
+                self._group.wait()
+            if not item.done:  # lead: take everything pending
+                self._committing = True
+                batch, self._pending = self._pending, []
+        if not item.done:
+            try:
+                self._commit(batch)
+            finally:
+                with self._group:
+                    self._committing = False
+                    self._group.notify_all()
+        if item.error is not None:
+            raise item.error
+        if item.job_id is None:
             return None
-        return Job(id=job_id, created=now, updated=now, **{c: job[c] for c in cols})
+        return Job(id=item.job_id, created=now, updated=now, **{c: job[c] for c in cols})
+
+    def _commit(self, batch: list[_Accept]) -> None:
+        try:
+            with self._tx(urgent=True) as conn:
+                for it in batch:
+                    try:
+                        it.job_id = conn.execute(it.sql, it.params).lastrowid
+                    except sqlite3.IntegrityError:
+                        it.job_id = None  # a key seen before: this statement (and only it) is undone
+                    except sqlite3.Error as exc:
+                        it.job_id, it.error = None, exc
+                        if not conn.in_transaction:  # SQLite gave up the transaction: so do we
+                            raise
+        except Exception as exc:
+            for it in batch:
+                it.job_id, it.error = None, it.error or exc
+        finally:
+            for it in batch:
+                it.done = True
 
     def remember(self, key: str) -> bool:
         """Record a key outside a job (e.g. an interaction); False if it was already there."""
-        with self._tx() as conn:
-            cur = conn.execute("INSERT OR IGNORE INTO dedupe (key, created) VALUES (?, ?)", (key, time.time()))
-            return cur.rowcount == 1
+        cur = self._statement("INSERT OR IGNORE INTO dedupe (key, created) VALUES (?, ?)", (key, time.time()),
+                              urgent=True)
+        return cur.rowcount == 1
 
     # ---- jobs ------------------------------------------------------------------------
     def job(self, job_id: int) -> Job | None:
         row = self._conn().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         return Job(**{k: row[k] for k in _JOB_FIELDS}) if row else None
 
-    def update(self, job_id: int, **values) -> None:
+    def update(self, job_id: int, urgent: bool = False, **values) -> None:
         values["updated"] = time.time()
-        with self._tx() as conn:
-            conn.execute(f"UPDATE jobs SET {', '.join(f'{k}=?' for k in values)} WHERE id=?",
-                         [*values.values(), job_id])
+        self._statement(f"UPDATE jobs SET {', '.join(f'{k}=?' for k in values)} WHERE id=?",
+                        [*values.values(), job_id], urgent=urgent)
 
     def start(self, job_id: int) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE jobs SET status='running', attempts=attempts+1, updated=? WHERE id=?",
-                         (time.time(), job_id))
+        self._statement("UPDATE jobs SET status='running', attempts=attempts+1, updated=? WHERE id=?",
+                        (time.time(), job_id))
 
-    def finish(self, job_id: int, status: str = "done", error: str | None = None) -> None:
-        self.update(job_id, status=status, error=error)
+    def finish(self, job_id: int, status: str = "done", error: str | None = None, urgent: bool = False) -> None:
+        self.update(job_id, status=status, error=error, urgent=urgent)
 
     def unfinished(self) -> list[Job]:
         rows = self._conn().execute(
@@ -144,17 +196,15 @@ class State:
 
     # ---- answers & feedback ----------------------------------------------------------------
     def save_answer(self, answer_id: str, job: Job, answer) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO answers (id, job_id, channel, thread_ts, user, question, answer, mode,"
-                " sources, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (answer_id, job.id, job.channel, job.thread_ts, job.user, job.question, answer.answer,
-                 answer.mode, json.dumps(answer.sources), time.time()))
+        self._statement(
+            "INSERT OR REPLACE INTO answers (id, job_id, channel, thread_ts, user, question, answer, mode,"
+            " sources, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (answer_id, job.id, job.channel, job.thread_ts, job.user, job.question, answer.answer,
+             answer.mode, json.dumps(answer.sources), time.time()))
 
     def add_feedback(self, answer_id: str, user: str, value: str) -> None:
-        with self._tx() as conn:
-            conn.execute("INSERT INTO feedback (answer_id, user, value, created) VALUES (?,?,?,?)",
-                         (answer_id, user, value, time.time()))
+        self._statement("INSERT INTO feedback (answer_id, user, value, created) VALUES (?,?,?,?)",
+                        (answer_id, user, value, time.time()), urgent=True)
 
     def feedback(self) -> list[dict]:
         return [dict(r) for r in self._conn().execute("SELECT * FROM feedback ORDER BY id")]
@@ -164,7 +214,9 @@ class State:
         cutoff = time.time() - older_than_s
         with self._tx() as conn:
             conn.execute("DELETE FROM dedupe WHERE created < ?", (cutoff,))
-            conn.execute("DELETE FROM jobs WHERE updated < ? AND status NOT IN ('queued','running')", (cutoff,))
+            # the newest job stays, so job ids never restart (the table has no AUTOINCREMENT)
+            conn.execute("DELETE FROM jobs WHERE updated < ? AND status NOT IN ('queued','running') "
+                         "AND id < (SELECT MAX(id) FROM jobs)", (cutoff,))
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database without blocking writers (called every few seconds)."""
@@ -177,20 +229,68 @@ class State:
             self._local.conn = None
 
 
+class _WriteLock:
+    """SQLite takes one writer at a time; this lock decides who goes next. Writes on the ack path
+    (`urgent`) go before answer workers' writes: with a plain lock, an ack's commit could queue
+    behind dozens of workers' status updates while Slack waits."""
+
+    def __init__(self):
+        self._mutex = threading.Lock()
+        self._urgent = threading.Condition(self._mutex)
+        self._normal = threading.Condition(self._mutex)
+        self._held = False
+        self._waiting_urgent = 0
+
+    @contextmanager
+    def hold(self, urgent: bool = False):
+        with self._mutex:
+            if urgent:
+                self._waiting_urgent += 1
+                while self._held:
+                    self._urgent.wait()
+                self._waiting_urgent -= 1
+            else:
+                while self._held or self._waiting_urgent:
+                    self._normal.wait()
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._held = False
+                (self._urgent if self._waiting_urgent else self._normal).notify()
+
+
+class _Accept:
+    __slots__ = ("sql", "params", "done", "job_id", "error")
+
+    def __init__(self, sql: str, params: list):
+        self.sql, self.params = sql, params
+        self.done, self.job_id, self.error = False, None, None
+
+
 class _Tx:
     """BEGIN IMMEDIATE ... COMMIT, serialised in-process (SQLite allows one writer)."""
 
-    def __init__(self, conn, lock):
-        self.conn, self.lock = conn, lock
+    def __init__(self, conn, lock: _WriteLock, urgent: bool = False):
+        self.conn, self.hold = conn, lock.hold(urgent)
 
     def __enter__(self):
-        self.lock.acquire()
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.hold.__enter__()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.hold.__exit__(None, None, None)
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
         try:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.Error:
+            if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                self.conn.execute("ROLLBACK")
+            raise
         finally:
-            self.lock.release()
+            self.hold.__exit__(None, None, None)
         return False
