@@ -94,6 +94,7 @@ def quiet_client_logs() -> None:
     level = logging.DEBUG if os.environ.get("FAQBOT_DEBUG") else logging.CRITICAL
     for name in ("pymilvus", "milvus_lite", "grpc._server"):
         logging.getLogger(name).setLevel(level)
+    logging.getLogger("faiss").setLevel(max(level, logging.WARNING))  # milvus-lite's index library
 
 
 def _locked_message(uri: str) -> str:
@@ -153,6 +154,8 @@ class MilvusStore:
             noisy.disabled = was_disabled
 
     def close(self):
+        """Close the connection; for a Milvus Lite file also stop its in-process server, so
+        that another process (e.g. the bot's answer process) can open the file."""
         if self._client is not None:
             try:
                 self._client.close()
@@ -160,6 +163,13 @@ class MilvusStore:
                 pass
             self._client = None
             self._loaded = False
+            if self.is_local:
+                try:
+                    from milvus_lite.server_manager import server_manager_instance
+
+                    server_manager_instance.release_server(self.uri)
+                except Exception as exc:  # an older milvus-lite: the file is freed at exit
+                    log.debug("could not release the Milvus Lite server: %s", exc)
 
     def _call(self, fn, *args, **kwargs):
         """Run a client call. A dropped connection is reopened and the call tried once more
