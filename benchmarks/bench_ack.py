@@ -13,9 +13,9 @@ import time
 
 from benchmarks import common as c
 
-N = 300  # requests per (server, concurrency)
+N = 900  # requests per (server, concurrency)
 CONCURRENCY = (1, 50)
-ROUNDS = 2  # bare/bot alternate ROUNDS times; N split across rounds
+ROUNDS = 3  # bare/bot alternate ROUNDS times; N split across rounds
 
 
 def _bodies(n: int, tag: str) -> list[bytes]:
@@ -47,14 +47,16 @@ def run() -> dict:
                     if name == "bot":
                         h.idle(120)  # answers happen in the background; next phase starts clean
         stats = dict(h.bot.intake.stats)
-    # diagnostic: the same bot with its answer workers not started (ack path alone, no background work)
+    # diagnostic: the same bot with no answer work at all (in-process mode, worker threads not started):
+    # the ack path alone
     import bot.jobs as jobs
 
     start = jobs.Intake.start
     jobs.Intake.start = lambda self: None
     try:
         with c.tmpdir() as tmp, c.fake_slack_process() as slack, c.LoadClient() as load, \
-                c.running_bot(tmp, slack, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000) as h:
+                c.running_bot(tmp, slack, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000,
+                              FAQBOT_ANSWER_PROCESS="false") as h:
             load.fire(h.url, _bodies(20, "wq"), 4)
             for conc in CONCURRENCY:
                 out = load.fire(h.url, _bodies(N // ROUNDS, f"q{conc}x"), conc)

@@ -289,7 +289,8 @@ def running_bot(tmp: Path, slack, gemini=None, glob: str = FAQ_GLOB, ingest: boo
     bh.SECRET = SECRET  # read by BotHarness.__init__: one signing secret everywhere
     if ingest:
         ingest_subprocess(tmp, glob, gemini)
-    env = {"FAQBOT_DOCS_GLOB": glob, **{k: str(v) for k, v in env.items()}}
+    # as `faqbot serve` runs by default: answers in the answer process (the harness's default is threads)
+    env = {"FAQBOT_DOCS_GLOB": glob, "FAQBOT_ANSWER_PROCESS": "true", **{k: str(v) for k, v in env.items()}}
     h = bh.BotHarness(tmp, slack, gemini, ingest=False, **env)
     h.start()
     try:

@@ -52,9 +52,16 @@ class Bot:
         self.bot_user_id: str | None = None
         self.gate = AckGate()
         self.responder = Responder(self.client, pipeline, self.state, settings, gate=self.gate)
-        self.intake = Intake(self.state, self.responder.handle, self.responder.notify,
-                             workers=settings.workers, queue_size=settings.queue_size,
-                             rate_limit=settings.rate_limit)
+        if settings.answer_process:  # answers in a child process: see answer_process.py
+            from .answer_process import ProcessIntake
+
+            self.intake = ProcessIntake(self.state, self.responder.notify, pipeline.settings, settings,
+                                        workers=settings.workers, queue_size=settings.queue_size,
+                                        rate_limit=settings.rate_limit)
+        else:
+            self.intake = Intake(self.state, self.responder.handle, self.responder.notify,
+                                 workers=settings.workers, queue_size=settings.queue_size,
+                                 rate_limit=settings.rate_limit)
         self._side = ThreadPoolExecutor(2, thread_name_prefix="side")
         self.app = self._build_app()
 
@@ -100,11 +107,19 @@ class Bot:
         # Acks do a little I/O (SQLite) between CPU work; with CPython's default 5 ms switch
         # interval every I/O can cost an ack thread a 5 ms wait to get the GIL back (convoy effect).
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self.intake.bot_user_id = self.bot_user_id
+        self.gate.shared = getattr(self.intake, "acks_in_flight", None)  # answer process pauses for acks
         self.intake.start()
         self.intake.recover()
         self._stopping = threading.Event()
         threading.Thread(target=self._maintain, name="state-maintenance", daemon=True).start()
-        self.later(self._warm_up)
+        if not self.settings.answer_process:  # else the answer process owns Milvus and warms it up
+            self.later(self._warm_up)
+
+    @property
+    def owns_milvus(self) -> bool:
+        """False when the answer process opens Milvus (this process must not touch a Lite file)."""
+        return not self.settings.answer_process
 
     def _warm_up(self) -> None:
         try:

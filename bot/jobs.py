@@ -34,20 +34,30 @@ class AckGate:
     def __init__(self):
         self._busy = 0
         self._cond = threading.Condition()
+        self._local = threading.local()
+        self.shared = None  # a multiprocessing RawValue mirroring _busy for the answer process
 
     @contextmanager
     def acking(self):
         with self._cond:
             self._busy += 1
+            if self.shared is not None:
+                self.shared.value = self._busy
+        self._local.acking = True
         try:
             yield
         finally:
+            self._local.acking = False
             with self._cond:
                 self._busy -= 1
+                if self.shared is not None:
+                    self.shared.value = self._busy
                 if not self._busy:
                     self._cond.notify_all()
 
     def yield_to_acks(self, max_wait: float = 1.0) -> None:
+        if getattr(self._local, "acking", False):
+            return  # called from an ack itself (e.g. a rejected job's status): never wait for ourselves
         with self._cond:
             if self._busy:
                 self._cond.wait_for(lambda: not self._busy, timeout=max_wait)
@@ -58,6 +68,20 @@ class AckGate:
                 return dispatch(*args, **kwargs)
 
         return gated
+
+
+class RemoteAckGate:
+    """The answer process's view of the parent's AckGate (a shared counter): same pause."""
+
+    def __init__(self, shared, poll_s: float = 0.001):
+        self.shared, self.poll_s = shared, poll_s
+
+    def yield_to_acks(self, max_wait: float = 1.0) -> None:
+        if self.shared.value <= 0:
+            return
+        deadline = time.monotonic() + max_wait
+        while self.shared.value > 0 and time.monotonic() < deadline:
+            time.sleep(self.poll_s)
 
 
 class RateLimiter:
@@ -84,8 +108,10 @@ class RateLimiter:
 
 class Intake:
     def __init__(self, state: State, handle: Callable[[Job], None], notify: Callable[[Job, str], None],
-                 workers: int = 4, queue_size: int = 200, rate_limit: int = 5):
+                 workers: int = 4, queue_size: int = 200, rate_limit: int = 5,
+                 on_done: Callable[[int, bool], None] | None = None):
         self.state = state
+        self._on_done = on_done  # (job id, answered?) after each job: see answer_process
         self._handle = handle
         self._notify = notify  # (job, error kind) -> short reply to the user
         self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
@@ -116,14 +142,18 @@ class Intake:
             self._reject(accepted, "rate_limited")
             return accepted
         try:
-            self.queue.put_nowait(accepted)
+            self._dispatch(accepted)
         except queue.Full:
             self._reject(accepted, "busy")
         return accepted
 
+    def _dispatch(self, job: Job) -> None:
+        """Hand a stored job to the workers; queue.Full when they are too far behind."""
+        self.queue.put_nowait(job)
+
     def _reject(self, job: Job, kind: str) -> None:
         self._count(kind)
-        self.state.finish(job.id, status=kind)
+        self.state.finish(job.id, status=kind, urgent=True)
         self.notices.submit(self._safe_notify, job, kind)
 
     def _safe_notify(self, job: Job, kind: str) -> None:
@@ -145,7 +175,7 @@ class Intake:
         for job in self.state.unfinished():
             if time.time() - job.created <= RECOVER_WINDOW_S:
                 try:
-                    self.queue.put_nowait(job)
+                    self._dispatch(job)
                     requeued += 1
                 except queue.Full:
                     self._reject(job, "busy")
@@ -165,10 +195,12 @@ class Intake:
                 return
             with self._lock:
                 self._in_flight += 1
+            ok = False
             try:
                 self.state.start(job.id)
                 self._handle(job)
                 self._count("answered")
+                ok = True
             except Exception:
                 self._count("failed")
                 log.exception("job %s failed", job.id)
@@ -179,6 +211,8 @@ class Intake:
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                if self._on_done:
+                    self._on_done(job.id, ok)
                 self.queue.task_done()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -29,6 +29,8 @@ class Health:
         self.started = time.time()
 
     def milvus(self) -> str:
+        if not self.bot.owns_milvus:
+            return self.bot.intake.milvus_status  # reported by the answer process every 2 s
         with self._lock:
             if time.monotonic() - self._checked > 2.0:
                 try:
@@ -131,16 +133,17 @@ def serve(http: bool = False, port: int | None = None) -> int:
     settings = bot.settings
     port = port or settings.port
     socket_mode = bot.socket_mode
-    try:
-        bot.pipeline.store.ping()  # a locked Lite file is fatal; a server that is down is not
-    except StoreLocked:
-        raise
-    except StoreError as exc:
-        log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
-    bot.start()
-    from .reindex import start_reindexer
+    if bot.owns_milvus:  # else the answer process does all of this
+        try:
+            bot.pipeline.store.ping()  # a locked Lite file is fatal; a server that is down is not
+        except StoreLocked:
+            raise
+        except StoreError as exc:
+            log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
+        from .reindex import start_reindexer
 
-    start_reindexer(bot.pipeline, settings.reindex_seconds)
+        start_reindexer(bot.pipeline, settings.reindex_seconds)
+    bot.start()
     server = make_server(bot, port, with_slack=not socket_mode)
     stop = threading.Event()
 

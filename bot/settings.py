@@ -26,6 +26,7 @@ class BotSettings(BaseSettings):
     rate_limit: int = Field(5, alias="FAQBOT_RATE_LIMIT", ge=0, le=10000)
     workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
+    answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod

@@ -14,6 +14,17 @@ from tests.fakes import slack_payloads as sp
 SECRET = "test-signing-secret-0123456789"
 
 
+def wait_until(pred, timeout=20.0, every=0.05):
+    """Poll `pred` until it returns something truthy (returned) or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
 class BotHarness:
     def __init__(self, tmp_path: Path, slack, gemini=None, ingest: bool = True, **env):
         from bot.settings import load_bot_settings
@@ -28,15 +39,19 @@ class BotHarness:
             rag_env |= {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.base_url,
                         "GEMINI_TIMEOUT": env.pop("GEMINI_TIMEOUT", "5")}
         rag_env |= {k: v for k, v in env.items() if not k.startswith(("SLACK_", "FAQBOT_S", "FAQBOT_E", "FAQBOT_R",
-                                                                          "FAQBOT_W", "FAQBOT_Q", "PORT"))}
+                                                                          "FAQBOT_W", "FAQBOT_Q", "FAQBOT_A", "PORT"))}
         self.rag_settings = load(**rag_env)
         bot_env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET,
                    "SLACK_API_URL": slack.api_url, "FAQBOT_STATE_DB": str(tmp_path / "state.db")}
+        # answers on threads in this process unless a test asks for the answer process (serve's default)
+        bot_env |= {"FAQBOT_ANSWER_PROCESS": "false"}
         bot_env |= {k: v for k, v in env.items() if k not in rag_env}
         self.bot_settings = load_bot_settings(**bot_env)
         self.pipeline = Pipeline(self.rag_settings)
         if ingest:
             self.pipeline.ingest()
+        if self.bot_settings.answer_process:
+            self.pipeline.store.close()  # the answer process opens the Lite file
         self.bot = None
         self.server = None
 

@@ -45,6 +45,14 @@ def faq_folder(tmp_path_factory, docs_zip) -> Path:
 
 
 @pytest.fixture
+def slack():
+    from tests.fakes.slack_api import FakeSlack
+
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
 def fake_gemini():
     from tests.fakes.gemini_server import FakeGemini
 

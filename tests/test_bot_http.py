@@ -7,15 +7,8 @@ import pytest
 
 from tests.bot_harness import SECRET, BotHarness, all_text
 from tests.fakes import slack_payloads as sp
-from tests.fakes.slack_api import FakeSlack
 
 QUESTION = "How is data stored in milvus?"
-
-
-@pytest.fixture
-def slack():
-    with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -13,29 +13,12 @@ import pytest
 
 from bot.jobs import Intake
 from bot.state import State
-from tests.bot_harness import SECRET, BotHarness, all_text
+from tests.bot_harness import SECRET, BotHarness, all_text, wait_until
 from tests.fakes import slack_payloads as sp
-from tests.fakes.slack_api import FakeSlack
 from tests.milvus_server import MilvusServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How is data stored in milvus?"
-
-
-@pytest.fixture
-def slack():
-    with FakeSlack() as fake:
-        yield fake
-
-
-def wait_until(pred, timeout=20.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
 
 
 # ---- durable intake -----------------------------------------------------------------------
@@ -76,8 +59,14 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
         slack.wait_for("reactions.add", 1)  # a worker is on it
         wait_until(lambda: fake_gemini.generate_requests or any(
             r["action"] and "Content" in r["action"] for r in fake_gemini.requests), 10)
+        import psutil
+
+        answer_process = psutil.Process(proc.pid).children()  # serve answers in a child process
+        assert answer_process
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # the child dies with it (else it would hold the Lite file and race the restarted bot)
+        wait_until(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in answer_process), 10)
         assert not [c for c in slack.calls_to("chat.postMessage") if c.response.get("ok")]
 
         fake_gemini.latency = 0

@@ -1,0 +1,206 @@
+"""`faqbot serve` answers in a child process (bot/answer_process.py): acks stay in the parent."""
+
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from bot.answer_process import ProcessIntake
+from bot.state import State
+from rag_core.errors import ServeError
+from tests.bot_harness import SECRET, BotHarness, wait_until
+from tests.fakes import slack_payloads as sp
+
+QUESTION = "How is data stored in milvus?"
+
+
+def _health(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def _posts(slack):
+    return [c for c in slack.calls_to("chat.postMessage") if c.response.get("ok")]
+
+
+def test_answers_come_from_the_child_exactly_once(tmp_path, slack):
+    h = BotHarness(tmp_path, slack, FAQBOT_ANSWER_PROCESS="true").start()
+    try:
+        assert isinstance(h.bot.intake, ProcessIntake)
+        child = h.bot.intake._proc
+        assert child.is_alive() and child.pid != os.getpid()
+        event = sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")
+        status, envelope = h.post_event(event)
+        assert status == 200
+        sp.post_signed(h.url, json.dumps(envelope).encode(), "application/json", SECRET, retry_num=1)
+        twin = dict(event, type="message", channel_type="channel")
+        h.post_event(twin)
+        assert h.idle(30)
+        time.sleep(0.3)
+        posts = _posts(slack)
+        assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
+        assert "milvus.io" in json.dumps(posts[0].params)
+        assert h.bot.intake.stats["answered"] == 1 and h.bot.intake.stats["duplicates"] == 1
+        status, body = _health(h.port)
+        assert status == 200 and body["milvus"] == "ok" and body["queue_depth"] == 0
+    finally:
+        h.stop()
+    assert not child.is_alive()
+
+
+def test_a_crashed_child_is_replaced_and_the_question_still_answered_once(tmp_path, slack, fake_gemini):
+    h = BotHarness(tmp_path, slack, fake_gemini, FAQBOT_ANSWER_PROCESS="true", GEMINI_TIMEOUT="60").start()
+    try:
+        fake_gemini.latency = 30  # the child is writing the answer when it dies
+        first = h.bot.intake._proc
+        event = sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")
+        assert h.post_event(event)[0] == 200
+        slack.wait_for("reactions.add", 1)
+        wait_until(lambda: fake_gemini.generate_requests or any(
+            r["action"] and "Content" in r["action"] for r in fake_gemini.requests), 10)
+        os.kill(first.pid, signal.SIGKILL)
+        fake_gemini.latency = 0
+        wait_until(lambda: h.bot.intake.restarts == 1, 30)
+        assert h.bot.intake._proc.pid != first.pid and h.bot.intake._proc.is_alive()
+        slack.wait_for("chat.postMessage", 1, timeout=30)
+        assert h.idle(30)
+        time.sleep(0.5)
+        posts = _posts(slack)
+        assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
+        # and the new child keeps answering
+        assert h.post_event(sp.app_mention("<@UBOT> Can I install Milvus on Windows?", channel="C1"))[0] == 200
+        slack.wait_for("chat.postMessage", 2, timeout=30)
+    finally:
+        fake_gemini.latency = 0
+        h.stop()
+
+
+def test_a_locked_lite_file_stops_the_start_with_the_fixes(tmp_path, slack):
+    h = BotHarness(tmp_path, slack, FAQBOT_ANSWER_PROCESS="true")
+    h.pipeline.store.ping()  # this process holds the Lite file now
+    try:
+        with pytest.raises(ServeError, match="open in another process") as err:
+            h.start()
+        assert "MILVUS_URI" in str(err.value)
+    finally:
+        h.bot.stop()
+        h.bot.state.close()
+        h.pipeline.store.close()
+
+
+# ---- the parts -------------------------------------------------------------------------------
+
+def test_concurrent_accepts_commit_together_and_dedupe_within_a_batch(tmp_path):
+    """Group commit: many ack threads at once; twins (same msg key) in one batch give one job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = State(tmp_path / "state.db")
+    barrier = threading.Barrier(16)
+
+    def deliver(n):
+        if n < 16:
+            barrier.wait()  # the first wave arrives at once
+        # 100 questions, each delivered as app_mention and as its message twin
+        return state.accept([f"ev:{n}", f"msg:C1:{n // 2}"], kind="mention", channel="C1", user="U1",
+                            question=f"q{n // 2}", ts=f"{n // 2}.0", thread_ts=f"{n // 2}.0")
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(deliver, range(200)))
+    accepted = [r for r in results if r is not None]
+    assert len(accepted) == 100
+    assert len({r.id for r in accepted}) == 100
+    assert sorted(r.question for r in accepted) == sorted(f"q{i}" for i in range(100))
+    assert state.counts() == {"queued": 100}
+    for r in accepted:
+        assert state.job(r.id).question == r.question
+
+
+def test_a_state_db_from_before_opens_and_dedupes(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE dedupe (key TEXT PRIMARY KEY, job_id INTEGER, created REAL NOT NULL);
+        CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, channel TEXT NOT NULL,
+            user TEXT NOT NULL, question TEXT NOT NULL, ts TEXT, thread_ts TEXT, response_url TEXT, team TEXT,
+            status TEXT NOT NULL DEFAULT 'queued', reply_ts TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL, updated REAL NOT NULL, error TEXT, response_url_only INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX jobs_status ON jobs(status);
+        INSERT INTO jobs (kind, channel, user, question, created, updated) VALUES ('mention','C1','U1','old',1,1);
+        INSERT INTO dedupe (key, job_id, created) VALUES ('ev:old', 1, 1);
+    """)
+    conn.commit()
+    conn.close()
+    state = State(path)
+    assert state.accept(["ev:old"], kind="mention", channel="C1", user="U1", question="again") is None
+    job = state.accept(["ev:new"], kind="mention", channel="C1", user="U1", question="new")
+    assert job is not None and job.id == 2
+    assert [j.question for j in state.unfinished()] == ["old", "new"]
+
+
+def test_prune_keeps_the_newest_job_so_ids_never_restart(tmp_path):
+    state = State(tmp_path / "state.db")
+    ids = [state.accept([f"ev:{i}"], kind="mention", channel="C1", user="U1", question="q").id for i in range(3)]
+    for i in ids:
+        state.finish(i)
+    state.prune(older_than_s=-1)
+    assert state.job(ids[-1]) is not None and state.job(ids[0]) is None
+    assert state.accept(["ev:next"], kind="mention", channel="C1", user="U1", question="q").id == ids[-1] + 1
+
+
+def test_ack_path_writes_go_before_queued_worker_writes():
+    from bot.state import _WriteLock
+
+    lock, order = _WriteLock(), []
+    holder = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with lock.hold():
+            holder.set()
+            release.wait(5)
+
+    def write(name, urgent):
+        with lock.hold(urgent):
+            order.append(name)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    holder.wait(5)
+    workers = [threading.Thread(target=write, args=(f"worker{i}", False)) for i in range(3)]
+    for w in workers:
+        w.start()
+    time.sleep(0.1)
+    ack = threading.Thread(target=write, args=("ack", True))
+    ack.start()
+    time.sleep(0.1)
+    release.set()
+    for x in [t, ack, *workers]:
+        x.join(5)
+    assert order[0] == "ack" and sorted(order[1:]) == ["worker0", "worker1", "worker2"]
+
+
+def test_the_child_pauses_while_the_parent_acknowledges():
+    import multiprocessing as mp
+
+    from bot.jobs import AckGate, RemoteAckGate
+
+    shared = mp.get_context("spawn").RawValue("i", 0)
+    gate = AckGate()
+    gate.shared = shared
+    remote = RemoteAckGate(shared)
+    t0 = time.monotonic()
+    remote.yield_to_acks()
+    assert time.monotonic() - t0 < 0.05  # nothing to wait for
+    with gate.acking():
+        assert shared.value == 1
+        t0 = time.monotonic()
+        remote.yield_to_acks(max_wait=0.2)
+        assert 0.19 <= time.monotonic() - t0 < 1.0  # waited, but never longer than max_wait
+        gate.yield_to_acks()  # an ack never waits for itself
+    assert shared.value == 0
