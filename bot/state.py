@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -70,11 +71,19 @@ class Job:
 _JOB_FIELDS = [f.name for f in fields(Job)]
 
 
+POOL_SIZE = 4  # SQLite connections per process: writes are one at a time anyway, reads are short
+
+
 class State:
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self._local = threading.local()
         self._write = _WriteLock()
+        # a small pool, not one connection per thread: the answer process has 128 worker threads,
+        # and a connection each cost ~20 MB (measured)
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._opened: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._pool_size = 1 if self.path == ":memory:" else POOL_SIZE  # one in-memory DB per connection
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -83,32 +92,64 @@ class State:
         self._pending: list[_Accept] = []
         self._committing = False
         self._group = threading.Condition()
-        with self._conn() as conn:
+        with self._connection() as conn:
             conn.executescript(SCHEMA)
             if "keys" not in {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}:  # a state DB from before
                 conn.execute("ALTER TABLE jobs ADD COLUMN keys TEXT")
             conn.executescript(DEDUPE_TRIGGER)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses nothing
-            # no checkpoint (with its fsync) inside an ack's commit: `checkpoint()` runs in the background
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._local.conn = conn
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses nothing
+        # no checkpoint (with its fsync) inside an ack's commit: `checkpoint()` runs in the background
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
+    @contextmanager
+    def _connection(self):
+        """Borrow a connection from the pool (opened on first need, at most POOL_SIZE)."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            with self._pool_lock:
+                conn = self._open() if len(self._opened) < self._pool_size else None
+                if conn is not None:
+                    self._opened.append(conn)
+            if conn is None:
+                conn = self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put(conn)
+
+    @contextmanager
     def _tx(self, urgent: bool = False):
-        return _Tx(self._conn(), self._write, urgent)
+        """BEGIN IMMEDIATE ... COMMIT, one writer at a time (SQLite allows one)."""
+        with self._write.hold(urgent), self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                if conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                    conn.execute("ROLLBACK")
+                raise
 
     def _statement(self, sql: str, params, urgent: bool = False) -> sqlite3.Cursor:
         """One write statement: atomic on its own (autocommit). `urgent` = on the ack path."""
-        conn = self._conn()
-        with self._write.hold(urgent):
+        with self._write.hold(urgent), self._connection() as conn:
             return conn.execute(sql, params)
+
+    def _read(self, sql: str, params=()) -> list[sqlite3.Row]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # ---- intake -----------------------------------------------------------------------
     def accept(self, keys: list[str], **job) -> Job | None:
@@ -170,8 +211,8 @@ class State:
 
     # ---- jobs ------------------------------------------------------------------------
     def job(self, job_id: int) -> Job | None:
-        row = self._conn().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return Job(**{k: row[k] for k in _JOB_FIELDS}) if row else None
+        rows = self._read("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return Job(**{k: rows[0][k] for k in _JOB_FIELDS}) if rows else None
 
     def update(self, job_id: int, urgent: bool = False, **values) -> None:
         values["updated"] = time.time()
@@ -186,12 +227,11 @@ class State:
         self.update(job_id, status=status, error=error, urgent=urgent)
 
     def unfinished(self) -> list[Job]:
-        rows = self._conn().execute(
-            "SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id").fetchall()
+        rows = self._read("SELECT * FROM jobs WHERE status IN ('queued','running') ORDER BY id")
         return [Job(**{k: r[k] for k in _JOB_FIELDS}) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        rows = self._read("SELECT status, COUNT(*) FROM jobs GROUP BY status")
         return {r[0]: r[1] for r in rows}
 
     # ---- answers & feedback ----------------------------------------------------------------
@@ -207,7 +247,7 @@ class State:
                         (answer_id, user, value, time.time()), urgent=True)
 
     def feedback(self) -> list[dict]:
-        return [dict(r) for r in self._conn().execute("SELECT * FROM feedback ORDER BY id")]
+        return [dict(r) for r in self._read("SELECT * FROM feedback ORDER BY id")]
 
     def prune(self, older_than_s: float = 7 * 86400) -> None:
         """Drop dedupe keys and finished jobs older than a week (Slack retries stop after ~6 min)."""
@@ -220,13 +260,15 @@ class State:
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database without blocking writers (called every few seconds)."""
-        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._connection() as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._pool_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._idle = queue.LifoQueue()
 
 
 class _WriteLock:
@@ -267,30 +309,3 @@ class _Accept:
     def __init__(self, sql: str, params: list):
         self.sql, self.params = sql, params
         self.done, self.job_id, self.error = False, None, None
-
-
-class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT, serialised in-process (SQLite allows one writer)."""
-
-    def __init__(self, conn, lock: _WriteLock, urgent: bool = False):
-        self.conn, self.hold = conn, lock.hold(urgent)
-
-    def __enter__(self):
-        self.hold.__enter__()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.hold.__exit__(None, None, None)
-            raise
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        except sqlite3.Error:
-            if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
-                self.conn.execute("ROLLBACK")
-            raise
-        finally:
-            self.hold.__exit__(None, None, None)
-        return False
