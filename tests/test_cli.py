@@ -190,3 +190,52 @@ def test_env_example_loads_as_a_dotenv(tmp_path):
 def test_wrong_kind_of_slack_token_names_the_variable(env, tmp_path):
     one_line_error(run(["serve"], env | {"SLACK_BOT_TOKEN": "xapp-1-2"}, cwd=tmp_path),
                    "SLACK_BOT_TOKEN is invalid: expected a bot token starting with xoxb-")
+
+
+def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path, slack):
+    """`make run` on an empty collection: ingest in this process, then `faqbot serve` whose answer
+    process opens the same Lite file; SIGTERM stops both."""
+    import signal
+    import urllib.request
+
+    import psutil
+
+    from tests.bot_harness import SECRET, wait_until
+    from tests.fakes import slack_payloads as sp
+    from tests.milvus_server import free_port
+
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_"))}
+    full_env |= env | {"PYTHONPATH": str(ROOT), "PORT": str(port), "SLACK_BOT_TOKEN": slack.bot_token,
+                       "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
+    log = open(tmp_path / "run.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], env=full_env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def healthy():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                return r.status == 200
+        except Exception:
+            return False
+
+    try:
+        wait_until(lambda: healthy() or proc.poll() is not None, 120)
+        assert proc.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
+        children = psutil.Process(proc.pid).children()
+        assert children  # the answer process
+        event = sp.app_mention("<@UBOT> How is data stored in milvus?", channel="C1")
+        status, _, _ = sp.post_signed(f"http://127.0.0.1:{port}/slack/events",
+                                      json.dumps(sp.event_callback(event)).encode(), "application/json", SECRET)
+        assert status == 200
+        post = slack.wait_for("chat.postMessage", 1, timeout=30)[0]
+        assert post.params["thread_ts"] == event["ts"] and "milvus.io" in json.dumps(post.params)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        wait_until(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), 10)
+    finally:
+        proc.kill()
+        log.close()
+    text = (tmp_path / "run.log").read_text()
+    assert "ingesting the docs first" in text and "Traceback" not in text
+    assert slack.bot_token not in text and SECRET not in text
