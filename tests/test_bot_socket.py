@@ -1,5 +1,6 @@
 """The same flows over Socket Mode: envelopes from a local WebSocket server, acks back."""
 
+import contextlib
 import json
 import time
 
@@ -13,18 +14,34 @@ from tests.fakes.slack_api import FakeSlack
 QUESTION = "How is data stored in milvus?"
 
 
-@pytest.fixture
-def socket_bot(tmp_path, fake_gemini):
+@contextlib.contextmanager
+def _socket_bot(tmp_path, fake_gemini, answer_process: bool):
     with FakeSlack() as slack:
-        h = BotHarness(tmp_path, slack, fake_gemini, SLACK_APP_TOKEN=slack.app_token).start()
+        h = BotHarness(tmp_path, slack, fake_gemini, SLACK_APP_TOKEN=slack.app_token,
+                       FAQBOT_ANSWER_PROCESS=str(answer_process).lower()).start()
         handler = socket_handler(h.bot, ping_interval=1)
         handler.connect()
         slack.socket.wait_connected(10)
-        yield h, slack
-        handler.client.auto_reconnect_enabled = False
-        slack.socket.drop_connections()
-        handler.close()
-        h.stop()
+        try:
+            yield h, slack
+        finally:
+            handler.client.auto_reconnect_enabled = False
+            slack.socket.drop_connections()
+            handler.close()
+            h.stop()
+
+
+@pytest.fixture(params=[False, True], ids=["answer threads", "answer process"])
+def socket_bot(request, tmp_path, fake_gemini):
+    with _socket_bot(tmp_path, fake_gemini, request.param) as bot:
+        yield bot
+
+
+@pytest.fixture
+def socket_bot_threads(tmp_path, fake_gemini):
+    """In-process answers: for tests that make this process's Milvus client fail."""
+    with _socket_bot(tmp_path, fake_gemini, False) as bot:
+        yield bot
 
 
 def test_mention_over_socket_mode_exactly_once(socket_bot):
@@ -89,8 +106,8 @@ def test_mass_mentions_never_live_over_socket_mode(socket_bot):
             assert not any(live in shown for live in ("<!channel", "<!here", "<!everyone", "<!subteam", "<@U999"))
 
 
-def test_gemini_down_and_milvus_down_over_socket_mode(socket_bot):
-    h, slack = socket_bot
+def test_gemini_down_and_milvus_down_over_socket_mode(socket_bot_threads):
+    h, slack = socket_bot_threads
     h.gemini.set_fault("503", times=None)
     t0 = time.monotonic()
     slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")))
