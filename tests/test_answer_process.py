@@ -204,3 +204,18 @@ def test_the_child_pauses_while_the_parent_acknowledges():
         assert 0.19 <= time.monotonic() - t0 < 1.0  # waited, but never longer than max_wait
         gate.yield_to_acks()  # an ack never waits for itself
     assert shared.value == 0
+
+
+def test_more_questions_than_workers_plus_queue_get_the_busy_notice(tmp_path):
+    """The parent bounds what the child has not finished (workers + FAQBOT_QUEUE_SIZE), like the
+    in-process queue: beyond it the question is stored as 'busy' and the user is told."""
+    state = State(tmp_path / "state.db")
+    notices = []
+    intake = ProcessIntake(state, lambda job, kind: notices.append((job.question, kind)), None, None,
+                           workers=1, queue_size=2, rate_limit=0)  # not started: nothing finishes
+    for i in range(5):
+        assert intake.submit([f"ev:{i}"], kind="mention", channel="C1", user=f"U{i}", question=f"q{i}") is not None
+    intake.notices.shutdown(wait=True)
+    assert sorted(notices) == [("q3", "busy"), ("q4", "busy")]
+    assert intake.stats["busy"] == 2 and intake.depth == 3 and intake.in_flight == 0
+    assert state.counts() == {"queued": 3, "busy": 2}
