@@ -119,7 +119,7 @@ class ProcessIntake(Intake):
                     return
                 self._conn, self._proc = conn, proc
                 with self._pending_lock:
-                    resend = sorted(self._pending.values(), key=lambda j: j.id) if first.done() else []
+                    resend = sorted(self._pending.values(), key=lambda j: j.id)
                 for job in resend:  # the child skips any it already has, and any finished meanwhile
                     conn.send(("job", job.id))
             if first.done():
@@ -135,6 +135,7 @@ class ProcessIntake(Intake):
             proc.join(1)
             log.error("the answer process exited (code %s); starting a new one", proc.exitcode)
             self._running = 0
+            self.milvus_status = "unavailable: the answer process is restarting"  # /healthz: degraded
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True

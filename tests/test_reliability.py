@@ -82,7 +82,8 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
         proc.kill()
         proc.wait(10)
         log.close()
-    assert b"xoxb-" not in (tmp_path / "serve.log").read_bytes()
+    logged = (tmp_path / "serve.log").read_bytes()
+    assert b"xoxb-" not in logged and fake_gemini.api_key.encode() not in logged and SECRET.encode() not in logged
 
 
 def test_restart_answers_recent_questions_and_apologises_for_old_ones(tmp_path):
