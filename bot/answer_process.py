@@ -234,7 +234,7 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
     _die_with_parent(parent_pid)
     try:
         os.nice(ANSWER_NICE)
-    except OSError:
+    except (OSError, AttributeError):  # not permitted, or not a Unix
         pass
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from rag_core.errors import describe
