@@ -3,8 +3,10 @@
 Listeners call `Intake.submit()`: it enforces the per-user rate limit, writes
 the job (with its dedupe keys) to the state DB, and puts it on a bounded
 queue. A fixed pool of worker threads takes jobs off the queue and hands them
-to the `Responder`. Everything that talks to Slack happens on worker or
-notice threads, never on the thread that acknowledges the event.
+to the `Responder`. Everything that talks to Slack happens on worker or notice
+threads, never on the thread that acknowledges the event. In `faqbot serve`
+the workers run in the answer process (answer_process.py), which uses this
+same Intake; the serve process dispatches to it through `ProcessIntake`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ RECOVER_WINDOW_S = 600  # accepted-but-unanswered questions younger than this ar
 
 class AckGate:
     """Acks first. Slack redelivers an event that is not acknowledged within 3 s, and answer work
-    runs in this process, sharing the GIL with the threads that acknowledge. Bolt's dispatch runs
-    inside `acking()`; workers call `yield_to_acks()` between the steps of an answer, which waits
-    (at most `max_wait`) while any request is being acknowledged."""
+    competes with the threads that acknowledge (for the GIL when answers run in this process, for
+    the CPU when they run in the answer process). Bolt's dispatch runs inside `acking()`; workers
+    call `yield_to_acks()` between the steps of an answer, which waits (at most `max_wait`) while
+    any request is being acknowledged. `shared` mirrors the count for the answer process
+    (`RemoteAckGate`)."""
 
     def __init__(self):
         self._busy = 0

@@ -1,7 +1,7 @@
 """FAQBOT_REINDEX_INTERVAL: the running bot re-ingests the docs in the background.
 
-Milvus Lite lets only one process open the .db file, so the bot (which holds
-it) does the incremental ingest itself; answers keep flowing meanwhile.
+Milvus Lite lets only one process open the .db file, so the bot (its answer
+process holds it) does the incremental ingest itself; answers keep flowing meanwhile.
 """
 
 from __future__ import annotations
