@@ -391,8 +391,19 @@ class Pipeline:
                     bar.update(len(texts[i : i + step]))
             if bar:
                 bar.close()
+        write = todo
+        if (todo or vanished) and existing and self.store.is_local:
+            # Milvus Lite keeps BM25 statistics (document count, IDF, average length) per segment,
+            # so a few changed chunks written alone form a tiny segment whose scores are off
+            # (a new FAQ entry ranked third for its own question). Rewriting every chunk puts the
+            # newest version of each in one segment with whole-collection statistics. No new
+            # embeddings: unchanged chunks keep their stored vectors.
+            kept = [c for cid, c in fresh.items() if cid in existing]
+            stored = self.store.vectors([c.id for c in kept]) if emb.dim else {}
+            vectors = vectors + [stored[c.id] for c in kept] if emb.dim else vectors
+            write = todo + kept
         rows = []
-        for n, c in enumerate(todo):
+        for n, c in enumerate(write):
             row = {"id": c.id, "loc": c.location, "title": c.title, "heading": c.heading,
                    "source": c.source, "url": c.url, "text": c.text, "bm25_text": bm25_text(c, self.bm25_recipe), "bm25_head": bm25_head(c)}
             if emb.dim:

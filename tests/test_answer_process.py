@@ -219,3 +219,29 @@ def test_more_questions_than_workers_plus_queue_get_the_busy_notice(tmp_path):
     assert sorted(notices) == [("q3", "busy"), ("q4", "busy")]
     assert intake.stats["busy"] == 2 and intake.depth == 3 and intake.in_flight == 0
     assert state.counts() == {"queued": 3, "busy": 2}
+
+
+def test_the_answer_process_reindexes_changed_docs_while_serving(tmp_path, slack, faq_folder):
+    """FAQBOT_REINDEX_INTERVAL: the child (which holds the Lite file) re-ingests in the background."""
+    import shutil
+
+    docs = tmp_path / "docs"
+    shutil.copytree(faq_folder, docs)
+    h = BotHarness(tmp_path, slack, FAQBOT_DOCS_SOURCE=str(docs), FAQBOT_ANSWER_PROCESS="true",
+                   FAQBOT_REINDEX_INTERVAL="1s", FAQBOT_RATE_LIMIT="0").start()
+    try:
+        page = docs / "en" / "faq" / "operational_faq.md"
+        page.write_text(page.read_text() + "\n\n### What is the release codeword for the test team?\n\n"
+                        "The release codeword for the test team is zebra-lantern-42.\n")
+        question = "What is the release codeword for the test team?"
+
+        def answered_with_new_text():
+            before = len(h.replies())
+            h.post_event(sp.app_mention(f"<@UBOT> {question}", channel="C1"))
+            slack.wait_for("chat.postMessage", before + 1, timeout=20)
+            assert h.idle(20)
+            return "zebra-lantern-42" in h.shown(h.replies()[-1])
+
+        wait_until(answered_with_new_text, 30, every=1.0)
+    finally:
+        h.stop()

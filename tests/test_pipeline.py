@@ -68,6 +68,32 @@ def test_doc_edit_updates_one_chunk_and_removed_section_disappears(make_settings
                    for h in pipe.search("no vector data in etcd", top_k=10).hits)
 
 
+def test_a_new_faq_entry_ranks_first_for_its_own_question_after_an_incremental_ingest(
+        make_settings, faq_folder, tmp_path, fake_gemini, gemini_env):
+    """Milvus Lite keeps BM25 statistics per segment: a chunk written alone got near-zero IDF and
+    ranked below unrelated pages. The ingest rewrites all rows (stored vectors, no new embeddings)."""
+    docs = tmp_path / "docs"
+    shutil.copytree(faq_folder, docs)
+    pipe = Pipeline(make_settings(FAQBOT_DOCS_SOURCE=str(docs), **gemini_env))
+    base = pipe.ingest()
+    some = sorted(pipe.store.locations())[:5]
+    before = pipe.store.vectors(some)
+    page = docs / "en" / "faq" / "operational_faq.md"
+    page.write_text(page.read_text() + "\n\n### What is the release codeword for the test team?\n\n"
+                    "The release codeword for the test team is zebra-lantern-42.\n")
+    calls = fake_gemini.embed_requests
+    report = pipe.ingest()
+    assert (report.added, report.updated, report.deleted, report.embedding_calls) == (1, 0, 0, 1)
+    assert fake_gemini.embed_requests == calls + 1 and pipe.store.count() == base.chunks + 1
+    question = "What is the release codeword for the test team?"
+    for mode in ("bm25", "hybrid"):
+        res = pipe.search(question, mode=mode)
+        assert "zebra-lantern-42" in res.hits[0].text, (mode, [h.heading for h in res.hits])
+    assert pipe.search(question, mode="bm25").confident
+    assert pipe.store.vectors(some) == before  # rewritten rows keep their stored vectors
+    assert pipe.ingest().embedding_calls == 0
+
+
 def test_gemini_mode_hybrid_answer_cites(make_settings, fake_gemini, gemini_env):
     pipe = Pipeline(make_settings(**gemini_env))
     pipe.ingest()
