@@ -231,6 +231,12 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, acks_in_flight) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent decides when to stop (it sends "stop",
+    # letting answers in progress finish). SIGTERM keeps its default, so multiprocessing can still
+    # end the child if the parent exits without stopping it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
     try:
         os.nice(ANSWER_NICE)
