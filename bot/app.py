@@ -32,6 +32,20 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL_S = 0.0005
 
 
+class _NotTokenSkipped(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment on its own and then warns at every start
+    that our WebClient (which carries that token and the retry handlers) takes precedence."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOG = logging.getLogger("bot.bolt")
+_BOLT_LOG.addFilter(_NotTokenSkipped())
+
+
 def web_client(settings, token: str | None = None) -> WebClient:
     client = WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
@@ -82,7 +96,7 @@ class Bot:
                 token_verification_enabled=False,  # done above, with a clear error
                 process_before_response=True,  # the job is stored before Slack gets its ack
                 ignoring_self_events_enabled=True,
-                logger=logging.getLogger("bot.bolt"),
+                logger=_BOLT_LOG,
             )
         except BoltError as exc:
             raise ServeError(f"Cannot build the Slack app: {exc}") from None

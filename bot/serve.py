@@ -143,8 +143,8 @@ def serve(http: bool = False, port: int | None = None) -> int:
         from .reindex import start_reindexer
 
         start_reindexer(bot.pipeline, settings.reindex_seconds)
+    server = make_server(bot, port, with_slack=not socket_mode)  # a taken port fails before anything starts
     bot.start()
-    server = make_server(bot, port, with_slack=not socket_mode)
     stop = threading.Event()
 
     def shutdown(*_):

@@ -194,7 +194,7 @@ def test_wrong_kind_of_slack_token_names_the_variable(env, tmp_path):
 
 def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path, slack):
     """`make run` on an empty collection: ingest in this process, then `faqbot serve` whose answer
-    process opens the same Lite file; SIGTERM stops both."""
+    process opens the same Lite file; Ctrl-C stops both cleanly (no traceback)."""
     import signal
     import urllib.request
 
@@ -210,7 +210,8 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
                        "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "bot.run"], env=full_env, cwd=tmp_path,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own process group, like a terminal's job
 
     def healthy():
         try:
@@ -230,7 +231,7 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
         assert status == 200
         post = slack.wait_for("chat.postMessage", 1, timeout=30)[0]
         assert post.params["thread_ts"] == event["ts"] and "milvus.io" in json.dumps(post.params)
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group gets it, the answer process too
         assert proc.wait(30) == 0
         wait_until(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), 10)
     finally:
@@ -239,3 +240,20 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
     text = (tmp_path / "run.log").read_text()
     assert "ingesting the docs first" in text and "Traceback" not in text
     assert slack.bot_token not in text and SECRET not in text
+
+
+def test_serve_on_a_taken_port_is_one_line_naming_port(env, tmp_path, slack):
+    import socket
+
+    from tests.bot_harness import SECRET
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        t0 = time.monotonic()
+        proc = run(["serve", "--http"], env | {"PORT": str(port), "SLACK_BOT_TOKEN": slack.bot_token,
+                                               "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url},
+                   cwd=tmp_path, timeout=60)
+    one_line_error(proc, "PORT", str(port))
+    assert time.monotonic() - t0 < 30  # nothing left behind to wait for
