@@ -247,7 +247,7 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
     from rag_core.pipeline import Pipeline
     from rag_core.store import StoreError, StoreLocked
 
-    from .app import web_client
+    from .app import milvus_status, warm_up, web_client
     from .jobs import RemoteAckGate
     from .reindex import start_reindexer
     from .reply import Responder
@@ -285,23 +285,12 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
     intake.start()
     send("ready", milvus)
 
-    def warm_up():
-        try:
-            pipeline.warm_up()
-        except Exception as exc:
-            log.warning("warm-up failed (will retry on the first question): %s", exc)
-
     def report_health():
         while True:
             time.sleep(HEALTH_EVERY_S)
-            try:
-                pipeline.store.ping()
-                status = "ok"
-            except Exception as exc:
-                status = f"unavailable: {str(exc)[:200]}"
-            send("health", status, intake.in_flight)
+            send("health", milvus_status(pipeline.store), intake.in_flight)
 
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(pipeline,), name="warm-up", daemon=True).start()
     threading.Thread(target=report_health, name="health", daemon=True).start()
     start_reindexer(pipeline, bot_settings.reindex_seconds)
     while True:

@@ -53,6 +53,23 @@ def web_client(settings, token: str | None = None) -> WebClient:
     return client
 
 
+def warm_up(pipeline) -> None:
+    """Open Milvus and build the embedder/answerer before the first question (never fatal)."""
+    try:
+        pipeline.warm_up()
+    except Exception as exc:  # Milvus down at start: /healthz says degraded, answers apologise
+        log.warning("warm-up failed (will retry on the first question): %s", exc)
+
+
+def milvus_status(store) -> str:
+    """"ok" or "unavailable: <why>" (what /healthz reports)."""
+    try:
+        store.ping()
+        return "ok"
+    except Exception as exc:
+        return f"unavailable: {str(exc)[:200]}"
+
+
 class Bot:
     """Everything the listeners need, in one place."""
 
@@ -128,18 +145,12 @@ class Bot:
         self._stopping = threading.Event()
         threading.Thread(target=self._maintain, name="state-maintenance", daemon=True).start()
         if not self.settings.answer_process:  # else the answer process owns Milvus and warms it up
-            self.later(self._warm_up)
+            self.later(warm_up, self.pipeline)
 
     @property
     def owns_milvus(self) -> bool:
         """False when the answer process opens Milvus (this process must not touch a Lite file)."""
         return not self.settings.answer_process
-
-    def _warm_up(self) -> None:
-        try:
-            self.pipeline.warm_up()
-        except Exception as exc:  # Milvus down at start: /healthz says degraded, answers apologise
-            log.warning("warm-up failed (will retry on the first question): %s", exc)
 
     def _maintain(self, every_s: float = 5.0) -> None:
         """WAL checkpoints off the ack path; old dedupe keys and finished jobs pruned hourly."""

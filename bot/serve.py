@@ -33,11 +33,9 @@ class Health:
             return self.bot.intake.milvus_status  # reported by the answer process every 2 s
         with self._lock:
             if time.monotonic() - self._checked > 2.0:
-                try:
-                    self.bot.pipeline.store.ping()
-                    self._milvus = "ok"
-                except Exception as exc:
-                    self._milvus = f"unavailable: {str(exc)[:200]}"
+                from .app import milvus_status
+
+                self._milvus = milvus_status(self.bot.pipeline.store)
                 self._checked = time.monotonic()
             return self._milvus
 
