@@ -124,6 +124,17 @@ def validate_blocks(blocks: Any) -> list[str]:
         else:
             seen.add(value)
 
+    def elements(block: dict, ptr: str, most: int) -> list:
+        """A block's `elements` (1..most items) as (index, element); [] after reporting a bad list."""
+        els = block.get("elements")
+        if not isinstance(els, list) or not els:
+            e("must provide at least 1 item", ptr + "/elements")
+            return []
+        if len(els) > most:
+            e(f"no more than {most} items allowed", ptr + "/elements")
+            return []
+        return list(enumerate(els))
+
     def element(el: Any, ptr: str, action_ids: set[str]) -> None:
         if not isinstance(el, dict) or "type" not in el:
             e("must provide an object with a type", ptr)
@@ -177,26 +188,14 @@ def validate_blocks(blocks: Any) -> list[str]:
                     e("must be less than 12001 characters", p + "/text")
                 markdown_total += len(txt)
         elif t == "context":
-            els = b.get("elements")
-            if not isinstance(els, list) or not els:
-                e("must provide at least 1 item", p + "/elements")
-            elif len(els) > 10:
-                e("no more than 10 items allowed", p + "/elements")
-            else:
-                for j, el in enumerate(els):
-                    if isinstance(el, dict) and el.get("type") in ("plain_text", "mrkdwn"):
-                        text_obj(el, f"{p}/elements/{j}", 3000)
-                    elif not (isinstance(el, dict) and el.get("type") == "image"):
-                        e("must be one of [image, plain_text, mrkdwn]", f"{p}/elements/{j}/type")
+            for j, el in elements(b, p, 10):
+                if isinstance(el, dict) and el.get("type") in ("plain_text", "mrkdwn"):
+                    text_obj(el, f"{p}/elements/{j}", 3000)
+                elif not (isinstance(el, dict) and el.get("type") == "image"):
+                    e("must be one of [image, plain_text, mrkdwn]", f"{p}/elements/{j}/type")
         elif t == "actions":
-            els = b.get("elements")
-            if not isinstance(els, list) or not els:
-                e("must provide at least 1 item", p + "/elements")
-            elif len(els) > 25:
-                e("no more than 25 items allowed", p + "/elements")
-            else:
-                for j, el in enumerate(els):
-                    element(el, f"{p}/elements/{j}", action_ids)
+            for j, el in elements(b, p, 25):
+                element(el, f"{p}/elements/{j}", action_ids)
         elif t == "image":
             if not (b.get("image_url") or b.get("slack_file")):
                 e("must provide image_url or slack_file", p)
