@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 import textwrap
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +20,9 @@ DOCS_BASE_URL = "https://milvus.io/docs/"
 # gemini-embedding-001 reads 2,048 tokens; ~4,000 chars stays well inside it and
 # inside MiniLM's useful window once title and heading are added.
 MAX_CHARS = 4000
+# bump whenever chunking changes what it produces: the ingest of an unchanged docs version is
+# skipped only when this matches the version recorded at the last ingest
+CHUNKER_VERSION = "3"
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _HTML_NOISE = re.compile(r"<br\s*/?>|</?div[^>]*>|</?span[^>]*>", re.I)
@@ -34,6 +38,7 @@ class Chunk:
     url: str  # https://milvus.io/docs/<page>.md#<anchor>
     part: int = 0  # >0 when an oversize section was split
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    version: str = ""  # docs version, e.g. "v3.0.x"
 
     @property
     def text(self) -> str:
@@ -43,12 +48,13 @@ class Chunk:
     @property
     def location(self) -> str:
         """Stable identity of the place in the docs (survives content edits)."""
-        return f"{self.source}#{'/'.join(self.path)}#{self.part}"
+        where = f"{self.version}/{self.source}" if self.version else self.source
+        return f"{where}#{'/'.join(self.path)}#{self.part}"
 
     @property
     def id(self) -> str:
         """Content hash of location and text: unchanged docs give unchanged ids."""
-        digest = hashlib.sha256(f"{self.location}\x00{self.title}\x00{self.text}".encode())
+        digest = hashlib.sha256(f"{self.location}\x00{self.title}\x00{self.text}\x00{self.url}".encode())
         return digest.hexdigest()[:32]
 
 
@@ -59,11 +65,39 @@ def _parser():
     return MarkdownIt("commonmark")
 
 
+# What milvus.io drops from a heading's markdown source when it builds the anchor: every
+# ASCII punctuation character except '+' and '-', plus the full-width question mark and the
+# em dash. Everything else is kept as is, including non-ASCII punctuation and symbols such
+# as ’ → ™ ®, emoji (with their variation selectors) and zero-width spaces.
+_ANCHOR_DROP = frozenset(string.punctuation.replace("+", "").replace("-", "") + "？—")
+
+
+def _is_control(ch: str) -> bool:
+    """C0/C1 control characters (the whitespace ones among them are handled first)."""
+    return ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0
+
+
 def anchor(heading: str) -> str:
-    """milvus.io style anchor: punctuation dropped, words joined by '-'."""
-    text = re.sub(r"[`*_~\[\]()]", "", heading)
-    text = re.sub(r"[^\w\s-]", "", text, flags=re.U)
-    return re.sub(r"[\s-]+", "-", text.strip()).strip("-")
+    """The id milvus.io gives a heading, from the heading's markdown source.
+
+    milvus.io builds the id from the raw heading text (inline markdown included), not from
+    the rendered text: it drops the characters in `_ANCHOR_DROP` (and control characters),
+    turns each whitespace character into '-' without collapsing runs, and keeps case
+    (leading and trailing whitespace is stripped first, as markdown does).
+    So `**bold**` and `` `code` `` lose only their markers, a link keeps its URL's letters
+    ("([#48223](https://github.com/...))" -> "48223httpsgithubcom..."), and a version badge
+    written as "Title | Milvus 2.6.x" gives "Title--Milvus-26x". Headings that repeat on a
+    page get the same id (milvus.io adds no "-1" suffix), so the link lands on the first.
+    Checked against every 3.0 heading milvus.io renders that has a markdown source
+    (tests/test_chunking.py::test_anchor_matches_milvus_io_for_every_3_0_heading).
+    """
+    out = []
+    for ch in heading.strip():
+        if ch.isspace():
+            out.append("-")
+        elif ch not in _ANCHOR_DROP and not _is_control(ch):
+            out.append(ch)
+    return "".join(out)
 
 
 def page_url(source: str, front_id: str | None = None, heading: str = "") -> str:
@@ -123,8 +157,16 @@ def _split(lines: list[str], starts: list[int], max_chars: int) -> list[list[str
     return parts
 
 
-def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
-    """Chunks of one markdown page, in document order."""
+def versioned_url(url: str, version: str = "", current: bool = True) -> str:
+    """milvus.io serves the current version at /docs/<id>, any other at /docs/<version>/<id>."""
+    if current or not version or not url.startswith(DOCS_BASE_URL):
+        return url
+    return f"{DOCS_BASE_URL}{version}/{url[len(DOCS_BASE_URL):]}"
+
+
+def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS, version: str = "",
+                   current: bool = True) -> list[Chunk]:
+    """Chunks of one markdown page, in document order; `version`/`current` set the link form."""
     meta, body = _front_matter(text.replace("\r\n", "\n"))
     lines = body.split("\n")
     tokens = _parser().parse(body)
@@ -178,18 +220,19 @@ def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS) -> list[C
                     heading=heading,
                     path=path,
                     body=cleaned,
-                    url=page_url(source, front_id, heading),
+                    url=versioned_url(page_url(source, front_id, heading), version, current),
                     part=part,
+                    version=version,
                 )
             )
     return chunks
 
 
-def chunk_documents(docs) -> list[Chunk]:
+def chunk_documents(docs, version: str = "", current: bool = True) -> list[Chunk]:
     out: list[Chunk] = []
     seen: set[str] = set()
     for doc in docs:
-        for chunk in chunk_document(doc.path, doc.text):
+        for chunk in chunk_document(doc.path, doc.text, version=version, current=current):
             if chunk.id not in seen:  # identical repeated sections are one chunk
                 seen.add(chunk.id)
                 out.append(chunk)
