@@ -246,14 +246,14 @@ def ingest(tmp: Path, glob: str = FAQ_GLOB, gemini=None, db: str = "milvus.db"):
 
 
 def ingest_subprocess(tmp: Path, glob: str = FAQ_GLOB, gemini=None, db: str = "milvus.db",
-                      timeout: float = 300) -> dict:
+                      timeout: float = 300, extra_env: dict | None = None) -> dict:
     """`faqbot ingest` in its own process, as an operator would run it before starting the bot.
 
     (Within the ingesting process Milvus Lite keeps the new rows in an unindexed growing segment;
     a fresh process sees them sealed and indexed.) Returns the summary line's key=value pairs."""
     import subprocess
 
-    env = {k: v for k, v in os.environ.items()} | rag_env(tmp, glob, gemini, db)
+    env = {k: v for k, v in os.environ.items()} | rag_env(tmp, glob, gemini, db) | (extra_env or {})
     faqbot = str(Path(PY).with_name("faqbot"))
     t0 = time.perf_counter()
     proc = subprocess.Popen([faqbot, "ingest"], cwd=str(tmp), env=env, stdout=subprocess.PIPE,

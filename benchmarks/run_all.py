@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks import common as c
 
-BENCHES = ["ack", "retrieval", "latency", "throughput", "ingest", "process"]
+BENCHES = ["ack", "retrieval", "latency", "throughput", "ingest", "versions", "process"]
 TIMEOUT_S = 300
 
 

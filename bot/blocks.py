@@ -408,10 +408,10 @@ def _truncate_mrkdwn(text: str, budget: int) -> str:
     return head + ("\n…" if head.endswith("```") else " …")
 
 
-def _sources_text(sources: list[dict]) -> str:
+def _sources_text(sources: list[dict], version: str | None = None) -> str:
     seen: set[str] = set()
     parts: list[str] = []
-    text = "Sources: "
+    text = f"Sources (Milvus {escape(version)} docs): " if version else "Sources: "
     for src in sources or []:
         if len(parts) >= MAX_SOURCES:
             break
@@ -444,6 +444,7 @@ def answer_blocks(
     answer_id: str,
     note: str | None = None,
     escalation: bool = True,
+    version: str | None = None,
 ) -> list[dict]:
     """Render an answer as Block Kit dicts.
 
@@ -470,7 +471,7 @@ def answer_blocks(
         if len(note_text) > 500:
             note_text = note_text[:499] + "…"
         tail.append(ContextBlock(elements=[_mrkdwn(escape(note_text))]).to_dict())
-    src_text = _sources_text(sources)
+    src_text = _sources_text(sources, version)
     if src_text:
         tail.append(ContextBlock(elements=[_mrkdwn(src_text)]).to_dict())
 

@@ -83,7 +83,8 @@ class Responder:
             if job.kind != "support":  # visible within a second, before any slow call
                 reacted = self._progress(job)
             pause()
-            retrieval = self.pipeline.search(job.question)
+            retrieval = self.pipeline.search(job.question,
+                                             default_version=self.settings.channel_version_map.get(job.channel))
             if job.kind == "support":
                 if not retrieval.confident:
                     self.state.finish(job.id, status="skipped")  # unsure in a support channel: stay quiet
@@ -183,7 +184,7 @@ class Responder:
         if len(job.question) >= MAX_QUESTION_CHARS:
             note = ((note + " ") if note else "") + "Your question was long, so I used its first 4,000 characters."
         kit = blocks.answer_blocks(answer.answer, answer.sources, answer_id=answer_id, note=note,
-                                   escalation=bool(self.settings.escalation_ids))
+                                   escalation=bool(self.settings.escalation_ids), version=answer.version)
         text = blocks.fallback_text(answer.answer)
         if job.response_url_only:
             question = blocks.escape(job.question)[:2900]
@@ -200,7 +201,7 @@ class Responder:
                 raise
             # should not happen (blocks.py keeps to the limits); degrade to a short plain reply
             short = blocks.answer_blocks(blocks.fallback_text(answer.answer, 2500), answer.sources,
-                                         answer_id=answer_id, note=note, escalation=False)
+                                         answer_id=answer_id, note=note, escalation=False, version=answer.version)
             self.post_or_update(job, text=text[:2500], blocks=short)
 
     def notify(self, job: Job, kind: str) -> None:

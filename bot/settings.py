@@ -19,6 +19,7 @@ class BotSettings(BaseSettings):
     slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET", repr=False)
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     support_channels: str = Field("", alias="FAQBOT_SUPPORT_CHANNELS")
+    channel_versions: str = Field("", alias="FAQBOT_CHANNEL_VERSIONS")
     escalation: str = Field("", alias="FAQBOT_ESCALATION")
     state_db: Path = Field(Path("./faqbot_state.db"), alias="FAQBOT_STATE_DB")
     reindex_interval: str = Field("", alias="FAQBOT_REINDEX_INTERVAL")
@@ -59,6 +60,21 @@ class BotSettings(BaseSettings):
             if not item[:1] in ("C", "G", "D", "S", "U", "W") or not item.isalnum():
                 raise ValueError("comma-separated Slack IDs (C…, S…, U…)")
         return v
+
+    @field_validator("channel_versions")
+    @classmethod
+    def _channel_versions(cls, v: str) -> str:
+        from rag_core.versions import parse_channel_map
+
+        parse_channel_map(v)
+        return v
+
+    @property
+    def channel_version_map(self) -> dict[str, str]:
+        """Channel ID -> default docs version for questions asked there."""
+        from rag_core.versions import parse_channel_map
+
+        return parse_channel_map(self.channel_versions)
 
     @property
     def support_channel_ids(self) -> frozenset[str]:

@@ -30,18 +30,40 @@ def _print_json(obj) -> None:
 
 def cmd_ingest(args) -> int:
     pipe = _pipeline(docs_source=args.source, docs_glob=args.glob)
-    report = pipe.ingest(recreate=args.recreate, progress=sys.stderr.isatty())
+    report = pipe.ingest(recreate=args.recreate, progress=sys.stderr.isatty(), version=args.version)
     print(report.summary())
+    return 0
+
+
+def cmd_versions(args) -> int:
+    pipe = _pipeline()
+    record = pipe.versions_record()["versions"]
+    if not record:
+        print("No docs versions are indexed yet: run `faqbot ingest`.")
+        return 0
+    default = pipe.default_version()
+    rows = [{"version": v, **record[v], "default": v == default} for v in pipe.indexed_versions()]
+    if args.json:
+        _print_json([{k: r.get(k) for k in ("version", "chunks", "files", "source", "commit", "refreshed",
+                                             "current", "default")} for r in rows])
+        return 0
+    print(f"{'version':<9} {'chunks':>6}  {'refreshed':<20}  source @ commit")
+    for r in rows:
+        marks = ", ".join(m for m, on in (("current on milvus.io", r.get("current")), ("default", r["default"])) if on)
+        print(f"{r['version']:<9} {r.get('chunks', 0):>6}  {r.get('refreshed', '?'):<20}  "
+              f"{r.get('source', '?')} @ {str(r.get('commit', '?'))[:12]}" + (f"  ({marks})" if marks else ""))
     return 0
 
 
 def cmd_search(args) -> int:
     pipe = _pipeline()
-    res = pipe.search(args.question, top_k=args.top_k, mode=args.mode)
+    res = pipe.search(args.question, top_k=args.top_k, mode=args.mode, version=args.version)
     if args.json:
         _print_json(res.to_json())
         return 0
-    print(f"mode={res.mode} confident={res.confident} ({res.ms:.1f} ms)")
+    print(f"mode={res.mode} version={res.version or '-'} confident={res.confident} ({res.ms:.1f} ms)")
+    if res.route.note:
+        print(f"({res.route.note})")
     for n, hit in enumerate(res.hits, 1):
         print(f"[{n}] {hit.score:.4f}  {hit.title} › {hit.heading}\n    {hit.url}")
     return 0
@@ -55,14 +77,14 @@ def _print_answer(ans, streamed: bool = False) -> None:
     if ans.note:
         print(f"\n({ans.note})")
     if ans.sources:
-        print("\nSources:")
+        print(f"\nSources (Milvus {ans.version} docs):" if ans.version else "\nSources:")
         for n, s in enumerate(ans.sources, 1):
             print(f"  [{n}] {s['title']} › {s['heading']} — {s['url']}")
 
 
-def _ask_once(pipe, question: str, history=()) -> object:
+def _ask_once(pipe, question: str, history=(), version: str | None = None) -> object:
     stream = sys.stdout.isatty() and pipe.answerer is not None
-    ans = pipe.ask(question, history=history,
+    ans = pipe.ask(question, history=history, version=version,
                    on_delta=(lambda d: print(d, end="", flush=True)) if stream else None)
     _print_answer(ans, streamed=stream and ans.mode == "gemini")
     return ans
@@ -71,9 +93,9 @@ def _ask_once(pipe, question: str, history=()) -> object:
 def cmd_ask(args) -> int:
     pipe = _pipeline()
     if args.json:
-        _print_json(pipe.ask(args.question).to_json())
+        _print_json(pipe.ask(args.question, version=args.version).to_json())
         return 0
-    _ask_once(pipe, args.question)
+    _ask_once(pipe, args.question, version=args.version)
     return 0
 
 
@@ -103,7 +125,7 @@ def cmd_eval(args) -> int:
     questions = load_questions(args.questions)
     offtopic = load_offtopic(args.offtopic) if args.offtopic else None
     modes = [args.mode] if args.mode else (["bm25", "dense", "hybrid"] if pipe.embedder.dim else ["bm25"])
-    report = evaluate(pipe, questions, modes, top_k=args.top_k, offtopic=offtopic)
+    report = evaluate(pipe, questions, modes, top_k=args.top_k, offtopic=offtopic, version=args.version)
     if args.json:
         _print_json(report)
     else:
@@ -127,6 +149,9 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 1
 
 
+VERSION_HELP = "docs version to search (e.g. v2.6.x or latest; default: the one the question names, else the first of FAQBOT_DOCS_VERSIONS)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faqbot", description="Milvus docs Q&A: RAG with Milvus + Gemini, and the Slack bot.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -135,17 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", help="URL, .zip or folder (default FAQBOT_DOCS_SOURCE)")
     s.add_argument("--glob", help="markdown files to index (default FAQBOT_DOCS_GLOB)")
     s.add_argument("--recreate", action="store_true", help="drop and rebuild the collection")
+    s.add_argument("--version", help="ingest only this docs version (e.g. v2.6.x; default FAQBOT_DOCS_VERSIONS)")
     s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("versions", help="the indexed docs versions: chunks, source and commit, last refresh")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_versions)
 
     s = sub.add_parser("search", help="retrieval only")
     s.add_argument("question")
     s.add_argument("--top-k", type=int)
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"])
+    s.add_argument("--version", help=VERSION_HELP)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("ask", help="answer a question as the bot would")
     s.add_argument("question")
+    s.add_argument("--version", help=VERSION_HELP)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ask)
 
@@ -158,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"])
     s.add_argument("--offtopic", metavar="FILE",
                    help='JSONL of questions the docs do not cover ({"q"} per line): report the confidence split')
+    s.add_argument("--version", help=VERSION_HELP)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)
 

@@ -13,10 +13,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DOCS_SOURCE = (
-    "https://github.com/milvus-io/milvus-docs/releases/download/"
-    "v2.4.6-preview/milvus_docs_2.4.x_en.zip"
-)
+# the docs milvus.io renders: one folder per version, version.json names the current one
+DEFAULT_DOCS_SOURCE = "github:milvus-io/web-content"
 
 _EXPECTED = {
     "MILVUS_URI": "a file path (Milvus Lite), http(s)://host:19530 or a Zilliz Cloud endpoint",
@@ -29,6 +27,10 @@ _EXPECTED = {
     "FAQBOT_WORKERS": "a whole number from 1 to 512",
     "FAQBOT_QUEUE_SIZE": "a whole number from 1 to 100000",
     "GEMINI_TIMEOUT": "seconds, a number from 1 to 120",
+    "FAQBOT_DOCS_VERSIONS": "comma-separated docs versions like latest,v2.6.x",
+    "GITHUB_API_URL": "an http(s) URL such as https://api.github.com",
+    "GITHUB_RAW_URL": "an http(s) URL such as https://raw.githubusercontent.com",
+    "GITHUB_TIMEOUT": "seconds, a number from 1 to 300",
 }
 
 
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     milvus_collection: str = Field("milvus_faq", alias="MILVUS_COLLECTION")
     docs_source: str = Field(DEFAULT_DOCS_SOURCE, alias="FAQBOT_DOCS_SOURCE")
     docs_glob: str = Field("en/faq/*.md", alias="FAQBOT_DOCS_GLOB")
+    docs_versions: str = Field("latest", alias="FAQBOT_DOCS_VERSIONS")
+    github_api_url: str = Field("https://api.github.com", alias="GITHUB_API_URL")
+    github_raw_url: str = Field("https://raw.githubusercontent.com", alias="GITHUB_RAW_URL")
+    github_token: str = Field("", alias="GITHUB_TOKEN", repr=False)
+    github_timeout: float = Field(30.0, alias="GITHUB_TIMEOUT", ge=1, le=300)
     top_k: int = Field(3, alias="FAQBOT_TOP_K", ge=1, le=20)
     gemini_api_key: str = Field("", alias="GEMINI_API_KEY", repr=False)
     gemini_model: str = Field("gemini-flash-latest", alias="GEMINI_MODEL")
@@ -84,6 +91,21 @@ class Settings(BaseSettings):
             raise ValueError("bad scheme")
         return v
 
+    @field_validator("docs_versions")
+    @classmethod
+    def _versions(cls, v: str) -> str:
+        from .versions import parse_list
+
+        return ",".join(parse_list(v))
+
+    @field_validator("github_api_url", "github_raw_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("expected an http(s) URL")
+        return v
+
     @field_validator("milvus_collection")
     @classmethod
     def _collection(cls, v: str) -> str:
@@ -98,6 +120,11 @@ class Settings(BaseSettings):
         if self.embedder == "gemini" and not self.gemini_api_key:
             raise ValueError("FAQBOT_EMBEDDER=gemini needs GEMINI_API_KEY to be set")
         return self
+
+    @property
+    def version_list(self) -> list[str]:
+        """FAQBOT_DOCS_VERSIONS as a list; the first is the default answer version."""
+        return self.docs_versions.split(",")
 
     @property
     def milvus_is_local(self) -> bool:

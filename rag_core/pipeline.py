@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from . import analysis
+from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
-from .chunking import Chunk, chunk_documents
+from .chunking import CHUNKER_VERSION, Chunk, chunk_documents
 from .embedders import EmbeddingError
-from .sources import load_documents
-from .store import EmbedderMismatch, Hit, MilvusStore
+from .sources import open_source
+from .store import EmbedderMismatch, Hit, MilvusStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,15 @@ def confidence_signals(question: str, cand) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Route:
+    """Which docs version a question is answered from, and why."""
+
+    version: str | None  # the version searched (None: a collection without versions)
+    asked: str | None = None  # the version the question or caller named
+    note: str | None = None  # said to the user when the asked version is not indexed
+
+
 @dataclass
 class SearchResult:
     question: str
@@ -131,6 +142,11 @@ class SearchResult:
     bm25_top: float = 0.0
     dense_top: float = 0.0
     ms: float = 0.0
+    route: Route = field(default_factory=lambda: Route(None))
+
+    @property
+    def version(self) -> str | None:
+        return self.route.version
 
     def to_json(self) -> dict:
         return {
@@ -156,11 +172,16 @@ class Answer:
     def confident(self) -> bool:
         return self.retrieval.confident
 
+    @property
+    def version(self) -> str | None:
+        return self.retrieval.version
+
     def to_json(self) -> dict:
         out = {
             "question": self.question,
             "answer": self.answer,
             "mode": self.mode,
+            "version": self.version,
             "sources": self.sources,
             "retrieval": self.retrieval.to_json(),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -180,10 +201,20 @@ class IngestReport:
     unchanged: int = 0
     embedding_calls: int = 0
     seconds: float = 0.0
+    downloads: int = 0  # files fetched over the network (GitHub raw host, zip URL)
+    embedded: int = 0  # distinct texts embedded (identical text in two versions counts once)
+    versions: list = field(default_factory=list)  # the versions this ingest looked at
+    skipped: list = field(default_factory=list)  # ... of which unchanged since the last ingest
+    removed: list = field(default_factory=list)  # versions no longer configured, deleted
 
     def summary(self) -> str:
-        return (f"files={self.files} chunks={self.chunks} added={self.added} updated={self.updated} "
-                f"deleted={self.deleted} embedding_calls={self.embedding_calls} seconds={self.seconds:.1f}")
+        line = (f"files={self.files} chunks={self.chunks} added={self.added} updated={self.updated} "
+                f"deleted={self.deleted} embedding_calls={self.embedding_calls} embedded={self.embedded} "
+                f"downloads={self.downloads} "
+                f"seconds={self.seconds:.1f} versions={','.join(self.versions) or '-'}")
+        if self.removed:
+            line += f" removed={','.join(self.removed)}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -239,6 +270,11 @@ def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
     rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body), "\n")
     text = "\n\n".join(rest)
     return f"{crumbs}\n{text}" if crumbs else text
+
+
+def embedding_hash(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
+    """Identity of what gets embedded: identical text in two versions shares one vector."""
+    return hashlib.sha256(embedding_text(chunk, recipe).encode()).hexdigest()[:32]
 
 
 def bm25_head(chunk: Chunk) -> str:
@@ -299,6 +335,7 @@ class Pipeline:
         self.bm25_params = bm25_params or BM25_PARAMS
         self.drop_boilerplate = drop_boilerplate
         self._checked = False
+        self._record: tuple[float, dict] | None = None
         self._ingest_lock = threading.Lock()
         self._parts_lock = threading.RLock()
 
@@ -350,98 +387,230 @@ class Pipeline:
 
     # ---- ingest ----------------------------------------------------------------------
     def ingest(self, source: str | None = None, glob: str | None = None, recreate: bool = False,
-               progress: bool = False) -> IngestReport:
+               progress: bool = False, version: str | None = None, docs_source=None) -> IngestReport:
+        """Bring the collection in line with the docs. `version` limits the ingest to one docs
+        version (others are left alone); without it, the collection ends up holding exactly
+        FAQBOT_DOCS_VERSIONS. `docs_source` (a DocsSource object) overrides `source`."""
         with self._ingest_lock:
-            return self._ingest(source or self.settings.docs_source, glob or self.settings.docs_glob,
-                                recreate, progress)
+            src = docs_source or open_source(source or self.settings.docs_source, self.settings)
+            wanted = [V.normalise(version)] if version else self.settings.version_list
+            report = self._ingest(src, glob or self.settings.docs_glob, wanted, recreate, progress,
+                                  prune=version is None)
+            self._record = None  # re-read the versions record on the next search
+            return report
 
-    def _ingest(self, source, glob, recreate, progress) -> IngestReport:
-        t0 = time.perf_counter()
-        docs = load_documents(source, glob, self.settings.cache_dir)  # fails before anything changes
-        chunks = chunk_documents(docs)
-        if self.drop_boilerplate:
-            chunks = [c for c in chunks if indexable(c)]
+    def _recipe_key(self, glob: str) -> str:
+        """Everything besides the files that decides the stored chunks: an unchanged key and an
+        unchanged source fingerprint mean the version is skipped without reading its files."""
         emb = self.embedder
+        return repr((CHUNKER_VERSION, glob, self.bm25_recipe, self.embed_recipe, self.drop_boilerplate,
+                     emb.name, emb.dim))
+
+    def _ingest(self, src, glob, wanted, recreate, progress, prune) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport()
+        listed = src.versions(wanted, glob)  # fails before anything is read or changed
+        emb = self.embedder
+        if not recreate:
+            self.store.check_embedder(emb.name, emb.dim)
+        record = {"versions": {}} if recreate else self.store.versions_record()
+        key = self._recipe_key(glob)
+        # read (download) and chunk everything first: a failure here changes nothing
+        todo_versions = []
+        for vd in listed:
+            report.versions.append(vd.version)
+            old = record["versions"].get(vd.version, {})
+            if old.get("fingerprint") == vd.fingerprint and old.get("recipe") == key:
+                report.skipped.append(vd.version)
+                report.files += vd.files
+                report.chunks += int(old.get("chunks", 0))
+                report.unchanged += int(old.get("chunks", 0))
+                continue
+            chunks = chunk_documents(vd.documents(), version=vd.version, current=vd.current)
+            if self.drop_boilerplate:
+                chunks = [c for c in chunks if indexable(c)]
+            todo_versions.append((vd, {c.id: c for c in chunks}))
+            report.files += vd.files
+        report.downloads = src.downloads
         calls0 = emb.calls
         if recreate:
             self.store.drop()
-        else:
-            self.store.check_embedder(emb.name, emb.dim)
         if not self.store.exists():
             self.store.create(emb.name, emb.dim, bm25_k1=self.bm25_params.k1, bm25_b=self.bm25_params.b)
-        existing = self.store.locations()
-        fresh = {c.id: c for c in chunks}
+        changed = False
+        for vd, fresh in todo_versions:
+            changed |= self._ingest_version(vd, fresh, report, progress)
+            record["versions"][vd.version] = {
+                "chunks": len(fresh), "files": vd.files, "source": vd.source, "commit": vd.commit,
+                "fingerprint": vd.fingerprint, "recipe": key, "current": vd.current,
+                "refreshed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        if prune:
+            for gone in sorted(set(record["versions"]) - set(report.versions)):
+                report.deleted += self.store.delete_version(gone)
+                report.removed.append(gone)
+                record["versions"].pop(gone)
+                changed = True
+        current = next((vd.version for vd in listed if vd.current), None)
+        if current or not any(v.get("current") for v in record["versions"].values()):
+            for name, info in record["versions"].items():
+                info["current"] = name == current
+        if changed:
+            self.store.flush()
+        if changed or todo_versions or record != self.store.versions_record():
+            self.store.save_versions_record(record)
+        self._checked = False
+        report.embedding_calls = emb.calls - calls0
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _ingest_version(self, vd, fresh: dict[str, Chunk], report: IngestReport, progress: bool) -> bool:
+        """Write one version's chunks; returns whether the collection changed."""
+        emb = self.embedder
+        existing = self.store.rows(vd.version)
         todo = [c for cid, c in fresh.items() if cid not in existing]
-        vanished = {cid: loc for cid, loc in existing.items() if cid not in fresh}
+        vanished = {cid: loc for cid, (loc, _) in existing.items() if cid not in fresh}
         vanished_locs = set(vanished.values())
         updated = sum(1 for c in todo if c.location in vanished_locs)
-
-        vectors: list[list[float]] = []
-        if emb.dim and todo:
-            texts = [embedding_text(c, self.embed_recipe) for c in todo]
-            step = 400
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=len(texts), unit="chunk", desc="embedding", leave=False)
-            for i in range(0, len(texts), step):
-                vectors += emb.embed_documents(texts[i : i + step])
-                if bar:
-                    bar.update(len(texts[i : i + step]))
-            if bar:
-                bar.close()
+        report.chunks += len(fresh)
+        report.unchanged += len(fresh) - len(todo)
+        report.added += len(todo) - updated
+        report.updated += updated
+        report.deleted += max(len(vanished) - updated, 0)
+        if not todo and not vanished:
+            return False
+        ehash = {c.id: embedding_hash(c, self.embed_recipe) for c in todo}
+        vectors = self._vectors_for(todo, ehash, progress, report) if emb.dim else {}
         write = todo
-        if (todo or vanished) and existing and self.store.is_local:
+        if existing and self.store.is_local:
             # Milvus Lite keeps BM25 statistics (document count, IDF, average length) per segment,
             # so a few changed chunks written alone form a tiny segment whose scores are off
-            # (a new FAQ entry ranked third for its own question). Rewriting every chunk puts the
-            # newest version of each in one segment with whole-collection statistics. No new
-            # embeddings: unchanged chunks keep their stored vectors.
+            # (a new FAQ entry ranked third for its own question). Rewriting every chunk of the
+            # version puts them in one segment with whole-version statistics. No new embeddings:
+            # unchanged chunks keep their stored vectors.
             kept = [c for cid, c in fresh.items() if cid in existing]
-            stored = self.store.vectors([c.id for c in kept]) if emb.dim else {}
-            vectors = vectors + [stored[c.id] for c in kept] if emb.dim else vectors
+            ehash.update({c.id: existing[c.id][1] for c in kept})
+            if emb.dim:
+                stored = self.store.vectors([c.id for c in kept])
+                vectors.update({c.id: stored[c.id] for c in kept})
             write = todo + kept
         rows = []
-        for n, c in enumerate(write):
-            row = {"id": c.id, "loc": c.location, "title": c.title, "heading": c.heading,
-                   "source": c.source, "url": c.url, "text": c.text, "bm25_text": bm25_text(c, self.bm25_recipe), "bm25_head": bm25_head(c)}
+        for c in write:
+            row = {"id": c.id, "loc": c.location, "title": c.title, "heading": c.heading, "source": c.source,
+                   "url": c.url, "text": c.text, "version": c.version, "ehash": ehash[c.id],
+                   "bm25_text": bm25_text(c, self.bm25_recipe), "bm25_head": bm25_head(c)}
             if emb.dim:
-                row["dense"] = vectors[n]
+                row["dense"] = vectors[c.id]
             rows.append(row)
         if rows:
             self.store.upsert(rows)
         if vanished:
             self.store.delete(vanished)
-        if rows or vanished:
-            self.store.flush()
-        self._checked = False
-        return IngestReport(
-            files=len(docs), chunks=len(fresh), added=len(todo) - updated, updated=updated,
-            deleted=len(vanished) - updated if len(vanished) >= updated else 0,
-            unchanged=len(fresh) - len(todo), embedding_calls=emb.calls - calls0,
-            seconds=time.perf_counter() - t0,
-        )
+        return True
+
+    def _vectors_for(self, todo: list[Chunk], ehash: dict[str, str], progress: bool,
+                     report: IngestReport) -> dict[str, list[float]]:
+        """Dense vectors for new chunks: text already embedded (another version, a moved chunk)
+        is reused from the collection, and each distinct text is embedded once."""
+        known = self.store.vectors_by_ehash(list(set(ehash.values())))
+        need: dict[str, str] = {}
+        for c in todo:
+            if ehash[c.id] not in known:
+                need.setdefault(ehash[c.id], embedding_text(c, self.embed_recipe))
+        hashes, texts = list(need), list(need.values())
+        report.embedded += len(texts)
+        bar = None
+        if progress and texts:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), unit="chunk", desc="embedding", leave=False)
+        step = 400
+        for i in range(0, len(texts), step):
+            for h, vec in zip(hashes[i : i + step], self.embedder.embed_documents(texts[i : i + step])):
+                known[h] = vec
+            if bar:
+                bar.update(len(texts[i : i + step]))
+        if bar:
+            bar.close()
+        return {c.id: known[ehash[c.id]] for c in todo}
 
     # ---- search ----------------------------------------------------------------------
     def default_mode(self) -> str:
         return "hybrid" if self.embedder.dim else "bm25"
 
+    # ---- versions --------------------------------------------------------------------
+    RECORD_TTL = 60.0  # seconds: another process (a CLI ingest, a replica) may have re-indexed
+
+    def versions_record(self) -> dict:
+        """The indexed docs versions, as the last ingest recorded them (cached for a minute)."""
+        rec = self._record
+        if rec is None or time.monotonic() - rec[0] > self.RECORD_TTL:
+            rec = self._record = (time.monotonic(), self.store.versions_record())
+        return rec[1]
+
+    def indexed_versions(self) -> list[str]:
+        return sorted(self.versions_record()["versions"], key=V.sort_key)
+
+    def current_version(self) -> str | None:
+        """What `latest` means here: the version milvus.io serves as current when a GitHub source
+        said so at the last ingest, else the newest indexed version."""
+        versions = self.versions_record()["versions"]
+        flagged = [v for v, info in versions.items() if info.get("current")]
+        return flagged[0] if flagged else next(iter(self.indexed_versions()), None)
+
+    def _resolve(self, version: str) -> str | None:
+        return self.current_version() if version == "latest" else version
+
+    def default_version(self) -> str | None:
+        """The first entry of FAQBOT_DOCS_VERSIONS that is indexed (else the current one)."""
+        indexed = set(self.indexed_versions())
+        for want in self.settings.version_list:
+            if self._resolve(want) in indexed:
+                return self._resolve(want)
+        return self.current_version()
+
+    def route(self, question: str, version: str | None = None, default_version: str | None = None) -> Route:
+        """Which version answers: `version` (the caller's explicit choice, e.g. --version), else a
+        version the question names, else `default_version` (e.g. the channel's), else the default."""
+        indexed = self.indexed_versions()
+        if version:
+            chosen = self._resolve(V.normalise(version))
+            if chosen not in indexed:
+                raise StoreError(f"Docs version {chosen or version} is not indexed (indexed: "
+                                 f"{', '.join(indexed) or 'none'}). Run `faqbot ingest --version {version}`.")
+            return Route(chosen, chosen)
+        fallback = self.default_version()
+        if default_version:
+            wanted = self._resolve(V.normalise(default_version))
+            fallback = wanted if wanted in indexed else fallback
+        asked = V.mentioned_version(question)
+        if asked and asked in indexed:
+            return Route(asked, asked)
+        if asked and fallback:
+            return Route(fallback, asked, f"The {asked} docs are not indexed here, so this answer uses the "
+                                          f"{fallback} docs (indexed: {', '.join(indexed)}).")
+        return Route(fallback)
+
+    # ---- search ----------------------------------------------------------------------
     def search(self, question: str, top_k: int | None = None, mode: str | None = None,
-               degrade: bool = True) -> SearchResult:
-        """Top chunks for a question. With `degrade`, a failed query embedding falls back to BM25."""
+               degrade: bool = True, version: str | None = None, default_version: str | None = None) -> SearchResult:
+        """Top chunks for a question, from the version `route()` picks. With `degrade`, a failed
+        query embedding falls back to BM25."""
         t0 = time.perf_counter()
         top_k = top_k or self.settings.top_k
-        cand = self.retrieve(question, max(top_k, self.fusion.candidates), mode, degrade)
+        self._check_embedder()
+        route = self.route(question, version, default_version)
+        cand = self.retrieve(question, max(top_k, self.fusion.candidates), mode, degrade, version=route.version)
         hits = self.fuse(cand, top_k)
         signals = self.signals(question, cand)
         confident, confidence = self.confidence.judge(cand.mode, signals)
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],
-                            dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000)
+                            dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000, route=route)
 
-    def retrieve(self, question: str, n: int, mode: str | None = None, degrade: bool = True) -> Candidates:
-        """The ranked candidate lists (BM25 text, BM25 headings, dense) for `mode`."""
+    def retrieve(self, question: str, n: int, mode: str | None = None, degrade: bool = True,
+                 version: str | None = None) -> Candidates:
+        """The ranked candidate lists (BM25 text, BM25 headings, dense) for `mode`, in one version."""
         mode = mode or self.default_mode()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -462,11 +631,11 @@ class Pipeline:
         bm25_hits, head_hits = [], []
         if mode != "dense":
             analysed = analysis.analyse(question)
-            bm25_hits = self.store.search_bm25(analysed, n)
+            bm25_hits = self.store.search_bm25(analysed, n, version=version)
             uses_head = mode == "bm25" or self.fusion.hybrid == "rrf"  # min-max hybrid ignores it
             if self.fusion.heading_weight > 0 and uses_head:
-                head_hits = self.store.search_bm25(analysed, n, field="sparse_head")
-        dense_hits = self.store.search_dense(query_vec, n) if query_vec is not None else []
+                head_hits = self.store.search_bm25(analysed, n, field="sparse_head", version=version)
+        dense_hits = self.store.search_dense(query_vec, n, version=version) if query_vec is not None else []
         return Candidates(mode, bm25_hits, head_hits, dense_hits)
 
     def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
@@ -494,9 +663,10 @@ class Pipeline:
 
     # ---- ask -------------------------------------------------------------------------
     def ask(self, question: str, history: Iterable[Turn] = (), on_delta: Callable[[str], None] | None = None,
-            top_k: int | None = None, retrieval: SearchResult | None = None) -> Answer:
+            top_k: int | None = None, retrieval: SearchResult | None = None, version: str | None = None,
+            default_version: str | None = None) -> Answer:
         t0 = time.perf_counter()
-        retrieval = retrieval or self.search(question, top_k=top_k)
+        retrieval = retrieval or self.search(question, top_k=top_k, version=version, default_version=default_version)
         timings = {"retrieval": retrieval.ms}
         sources = []
         seen = set()
@@ -520,5 +690,6 @@ class Pipeline:
             if not retrieval.confident:
                 sources = sources[:1]  # "not covered": only the closest passage, not three unrelated ones
         timings["total"] = (time.perf_counter() - t0) * 1000
+        note = " ".join(n for n in (retrieval.route.note, note) if n) or None
         return Answer(question=question, answer=text, mode=mode, sources=sources, retrieval=retrieval,
                       timings_ms=timings, note=note)

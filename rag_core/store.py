@@ -7,6 +7,7 @@ BM25 sparse index, and an optional dense FLOAT_VECTOR with AUTOINDEX/COSINE.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -16,15 +17,18 @@ from typing import Iterable, Sequence
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: second BM25 field over the headings (`bm25_head` -> `sparse_head`)
+# 2: second BM25 field over the headings (`bm25_head` -> `sparse_head`)
+# 3: docs `version` on every chunk, `ehash` (embedding text hash), versions record in the properties
+SCHEMA_VERSION = "3"
 PROP_EMBEDDER = "faqbot.embedder"
 PROP_DIM = "faqbot.dim"
 PROP_SCHEMA = "faqbot.schema"
-OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url"]
+PROP_VERSIONS = "faqbot.versions"
+OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version"]
 
 # VARCHAR limits are in bytes
 _LIMITS = {"id": 64, "loc": 2048, "title": 512, "heading": 2048, "source": 1024, "url": 2048,
-           "text": 16384, "bm25_text": 32768, "bm25_head": 4096}
+           "text": 16384, "bm25_text": 32768, "bm25_head": 4096, "version": 32, "ehash": 64}
 
 
 class StoreError(Exception):
@@ -52,10 +56,17 @@ class Hit:
     source: str
     url: str
     score: float
+    version: str = ""
 
     def to_json(self) -> dict:
         return {"id": self.id, "text": self.text, "title": self.title, "heading": self.heading,
-                "source": self.source, "url": self.url, "score": round(float(self.score), 6)}
+                "source": self.source, "url": self.url, "version": self.version,
+                "score": round(float(self.score), 6)}
+
+
+def version_filter(version: str | None) -> str:
+    """Milvus boolean expression selecting one docs version ('' = all)."""
+    return f"version == {json.dumps(version)}" if version else ""
 
 
 def _fit(value: str, field: str) -> str:
@@ -228,6 +239,11 @@ class MilvusStore:
                 raise StoreError(f"Collection {self.collection!r} does not exist at MILVUS_URI={self.uri}: "
                                  "run `faqbot ingest` first.")
             return
+        schema = self.properties().get(PROP_SCHEMA, "1")
+        if schema != SCHEMA_VERSION:
+            raise EmbedderMismatch(
+                f"Collection {self.collection!r} was built by an older faqbot (schema {schema}, now "
+                f"{SCHEMA_VERSION}: docs versions). Re-run `faqbot ingest --recreate`.")
         if recorded != (name, dim):
             raise EmbedderMismatch(
                 f"Collection {self.collection!r} was built with embedder {recorded[0]} "
@@ -249,7 +265,7 @@ class MilvusStore:
             schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_LIMITS["id"])
             schema.add_field("loc", DataType.VARCHAR, max_length=_LIMITS["loc"])
-            for name in ("title", "heading", "source", "url", "text"):
+            for name in ("title", "heading", "source", "url", "text", "version", "ehash"):
                 schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
             index = c.prepare_index_params()
             sparse_params = {"inverted_index_algo": "DAAT_MAXSCORE"}
@@ -287,33 +303,75 @@ class MilvusStore:
         return bool(recorded and recorded[1] > 0)
 
     # ---- data ---------------------------------------------------------------------
-    def count(self) -> int:
+    def count(self, version: str | None = None) -> int:
         if not self.exists():
             return 0
         self._ensure_loaded()
-        res = self._call(lambda c: c.query(self.collection, filter="", output_fields=["count(*)"]))
+        res = self._call(lambda c: c.query(self.collection, filter=version_filter(version),
+                                           output_fields=["count(*)"]))
         return int(res[0]["count(*)"]) if res else 0
 
-    def locations(self) -> dict[str, str]:
-        """id -> location of every stored chunk."""
+    def rows(self, version: str | None = None) -> dict[str, tuple[str, str]]:
+        """id -> (location, embedding-text hash) of every stored chunk (of one version)."""
         if not self.exists():
             return {}
         self._ensure_loaded()
 
         def scan(c):
             out = {}
-            it = c.query_iterator(self.collection, batch_size=1000, filter="", output_fields=["id", "loc"])
+            it = c.query_iterator(self.collection, batch_size=1000, filter=version_filter(version),
+                                  output_fields=["id", "loc", "ehash"])
             try:
                 while True:
                     page = it.next()
                     if not page:
                         break
-                    out.update({row["id"]: row["loc"] for row in page})
+                    out.update({row["id"]: (row["loc"], row["ehash"]) for row in page})
             finally:
                 it.close()
             return out
 
         return self._call(scan)
+
+    def locations(self, version: str | None = None) -> dict[str, str]:
+        """id -> location of every stored chunk (of one version)."""
+        return {i: loc for i, (loc, _) in self.rows(version).items()}
+
+    def vectors_by_ehash(self, ehashes: Sequence[str], batch: int = 200) -> dict[str, list[float]]:
+        """Stored dense vectors of chunks whose embedding text has one of these hashes (identical
+        text in another version, or a chunk that only moved): reused instead of embedded again."""
+        hashes, out = sorted(set(ehashes)), {}
+        if not hashes or not self.exists():
+            return out
+        self._ensure_loaded()
+        for i in range(0, len(hashes), batch):
+            expr = f"ehash in {json.dumps(hashes[i : i + batch])}"
+            for row in self._call(lambda c: c.query(self.collection, filter=expr, output_fields=["ehash", "dense"])):
+                out.setdefault(row["ehash"], [float(x) for x in row["dense"]])
+        return out
+
+    def delete_version(self, version: str) -> int:
+        """Delete every chunk of one docs version; returns how many there were."""
+        ids = list(self.rows(version))
+        self.delete(ids)
+        return len(ids)
+
+    # ---- versions record (collection properties) ----------------------------------------
+    def versions_record(self) -> dict:
+        """{"versions": {version: {chunks, source, commit, fingerprint, refreshed, current}}}."""
+        if not self.exists():
+            return {"versions": {}}
+        raw = self.properties().get(PROP_VERSIONS)
+        try:
+            record = json.loads(raw) if raw else {}
+        except ValueError:
+            record = {}
+        record.setdefault("versions", {})
+        return record
+
+    def save_versions_record(self, record: dict) -> None:
+        value = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        self._call(lambda c: c.alter_collection_properties(self.collection, properties={PROP_VERSIONS: value}))
 
     def upsert(self, rows: Sequence[dict], batch: int = 500) -> None:
         fitted = [{k: (_fit(v, k) if k in _LIMITS else v) for k, v in row.items()} for row in rows]
@@ -355,26 +413,28 @@ class MilvusStore:
             hits.append(Hit(
                 id=str(row.get("id", ent.get("id"))), text=ent.get("text", ""), title=ent.get("title", ""),
                 heading=ent.get("heading", ""), source=ent.get("source", ""), url=ent.get("url", ""),
+                version=ent.get("version", ""),
                 # Milvus Lite reports BM25 scores negated; servers report them positive.
                 score=abs(float(row.get("distance", 0.0))),
             ))
         return hits
 
-    def search_bm25(self, analysed_query: str, limit: int, field: str = "sparse") -> list[Hit]:
-        """BM25 over the whole chunk (`sparse`) or over its headings (`sparse_head`)."""
+    def search_bm25(self, analysed_query: str, limit: int, field: str = "sparse",
+                    version: str | None = None) -> list[Hit]:
+        """BM25 over the whole chunk (`sparse`) or over its headings (`sparse_head`), in one version."""
         if not analysed_query.strip():
             return []
         self._ensure_loaded()
         res = self._call(lambda c: c.search(
             self.collection, data=[analysed_query], anns_field=field, limit=limit,
-            output_fields=OUTPUT_FIELDS, search_params={"metric_type": "BM25"},
+            filter=version_filter(version), output_fields=OUTPUT_FIELDS, search_params={"metric_type": "BM25"},
         ))
         return self._hits(res)
 
-    def search_dense(self, vector: Sequence[float], limit: int) -> list[Hit]:
+    def search_dense(self, vector: Sequence[float], limit: int, version: str | None = None) -> list[Hit]:
         self._ensure_loaded()
         res = self._call(lambda c: c.search(
             self.collection, data=[list(vector)], anns_field="dense", limit=limit,
-            output_fields=OUTPUT_FIELDS, search_params={"metric_type": "COSINE"},
+            filter=version_filter(version), output_fields=OUTPUT_FIELDS, search_params={"metric_type": "COSINE"},
         ))
         return self._hits(res)

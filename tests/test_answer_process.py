@@ -225,7 +225,7 @@ def test_the_answer_process_reindexes_changed_docs_while_serving(tmp_path, slack
     """FAQBOT_REINDEX_INTERVAL: the child (which holds the Lite file) re-ingests in the background."""
     import shutil
 
-    docs = tmp_path / "docs"
+    docs = tmp_path / "milvus_docs_2.4.x"  # a folder holds one docs version, named here
     shutil.copytree(faq_folder, docs)
     h = BotHarness(tmp_path, slack, FAQBOT_DOCS_SOURCE=str(docs), FAQBOT_ANSWER_PROCESS="true",
                    FAQBOT_REINDEX_INTERVAL="1s", FAQBOT_RATE_LIMIT="0").start()

@@ -43,7 +43,8 @@ def test_mention_gets_exactly_one_threaded_answer_despite_retries_and_twin(harne
     post = posts[0]
     assert post.params["thread_ts"] == event["ts"]
     final = harness.shown(post)
-    assert "https://milvus.io/docs/" in final and "[1]" in final
+    assert "https://milvus.io/docs/v2.4.x/" in final and "[1]" in final
+    assert "Sources (Milvus v2.4.x docs)" in final
     assert all("link_names" not in c.params for c in slack.calls)
     # progress: 👀 added then removed
     assert slack.calls_to("reactions.add")[0].params["timestamp"] == event["ts"]

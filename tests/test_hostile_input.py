@@ -164,7 +164,7 @@ def test_prompt_injection_question_cannot_make_the_bot_ping_or_leak(world):
 
 
 def test_injection_in_docs_and_in_geminis_answer_is_neutralised(tmp_path, faq_folder):
-    docs = tmp_path / "docs"
+    docs = tmp_path / "milvus_docs_2.4.x"  # a folder holds one docs version, named here
     shutil.copytree(faq_folder, docs)
     page = docs / "en" / "faq" / "product_faq.md"
     page.write_text(page.read_text().replace(

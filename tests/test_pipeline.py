@@ -28,7 +28,8 @@ def test_keyless_ingest_search_ask(keyless):
     ans = keyless.ask(QUESTION)
     assert ans.mode == "extractive" and ans.note is None
     assert "MinIO" in ans.answer and "etcd" in ans.answer
-    assert "https://milvus.io/docs/product_faq.md#" in ans.answer
+    # a zip holds one version (v2.4.x, from its name) and its links carry the version segment
+    assert "https://milvus.io/docs/v2.4.x/product_faq.md#Where-does-Milvus-store-data" in ans.answer
     assert ans.sources[0]["url"].startswith("https://milvus.io/docs/")
     js = ans.to_json()
     assert set(js) >= {"question", "answer", "mode", "sources", "retrieval", "timings_ms"}
@@ -49,7 +50,7 @@ def test_reingest_changes_nothing(make_settings, fake_gemini, gemini_env):
 
 def test_doc_edit_updates_one_chunk_and_removed_section_disappears(make_settings, faq_folder, tmp_path,
                                                                    fake_gemini, gemini_env):
-    docs = tmp_path / "docs"
+    docs = tmp_path / "milvus_docs_2.4.x"  # a folder holds one docs version, named here
     shutil.copytree(faq_folder, docs)
     pipe = Pipeline(make_settings(FAQBOT_DOCS_SOURCE=str(docs), **gemini_env))
     base = pipe.ingest()
@@ -72,7 +73,7 @@ def test_a_new_faq_entry_ranks_first_for_its_own_question_after_an_incremental_i
         make_settings, faq_folder, tmp_path, fake_gemini, gemini_env):
     """Milvus Lite keeps BM25 statistics per segment: a chunk written alone got near-zero IDF and
     ranked below unrelated pages. The ingest rewrites all rows (stored vectors, no new embeddings)."""
-    docs = tmp_path / "docs"
+    docs = tmp_path / "milvus_docs_2.4.x"  # a folder holds one docs version, named here
     shutil.copytree(faq_folder, docs)
     pipe = Pipeline(make_settings(FAQBOT_DOCS_SOURCE=str(docs), **gemini_env))
     base = pipe.ingest()
