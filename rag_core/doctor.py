@@ -1,4 +1,4 @@
-"""`faqbot doctor`: one line per configured part — Milvus, embedder, Gemini, Slack."""
+"""`faqbot doctor`: one line per configured part — docs source, Milvus, embedder, Gemini, Slack."""
 
 from __future__ import annotations
 
@@ -15,9 +15,24 @@ def run_checks():
         return
     yield "ok", "config", f"MILVUS_URI={settings.milvus_uri} collection={settings.milvus_collection} " \
                           f"embedder={settings.embedder}"
+    yield from _docs(settings)
     yield from _milvus(settings)
     yield from _gemini(settings)
     yield from _slack()
+
+
+def _docs(settings):
+    """List (not download) the configured docs versions: a few GitHub API calls at most."""
+    from .sources import SourceError, open_source
+
+    try:
+        src = open_source(settings.docs_source, settings)
+        listed = src.versions(settings.version_list, settings.docs_glob)
+    except SourceError as exc:
+        yield "FAIL", "docs", str(exc)
+        return
+    found = ", ".join(f"{v.version}{' (current)' if v.current else ''}: {v.files} files" for v in listed)
+    yield "ok", "docs", f"{src.label} {settings.docs_glob}: {found}"
 
 
 def _milvus(settings):
@@ -32,8 +47,12 @@ def _milvus(settings):
         if recorded is None:
             yield "FAIL", "collection", f"{settings.milvus_collection!r} does not exist: run `faqbot ingest`"
             return
+        from .versions import sort_key
+
+        record = store.versions_record()["versions"]
+        indexed = ", ".join(f"{v} ({record[v].get('chunks', 0)})" for v in sorted(record, key=sort_key))
         yield "ok", "collection", f"{settings.milvus_collection!r}: {store.count()} chunks, " \
-                                  f"embedder {recorded[0]} ({recorded[1]} dims)"
+                                  f"embedder {recorded[0]} ({recorded[1]} dims), versions {indexed or 'none'}"
         try:
             emb = build_embedder(settings)
         except EmbeddingError as exc:

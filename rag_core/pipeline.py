@@ -437,9 +437,15 @@ class Pipeline:
             self.store.drop()
         if not self.store.exists():
             self.store.create(emb.name, emb.dim, bm25_k1=self.bm25_params.k1, bm25_b=self.bm25_params.b)
+        # embed what every changed version needs in one pass: identical text is embedded once and
+        # the requests are ceil(distinct new texts / 100), not that per version
+        plans = [(vd, fresh, self._plan_version(vd, fresh, report)) for vd, fresh in todo_versions]
+        todo_all = [c for _, _, (_, todo, _) in plans for c in todo]
+        ehash = {c.id: embedding_hash(c, self.embed_recipe) for c in todo_all}
+        vectors = self._vectors_for(todo_all, ehash, progress, report) if emb.dim else {}
         changed = False
-        for vd, fresh in todo_versions:
-            changed |= self._ingest_version(vd, fresh, report, progress)
+        for vd, fresh, plan in plans:
+            changed |= self._write_version(fresh, plan, ehash, vectors)
             record["versions"][vd.version] = {
                 "chunks": len(fresh), "files": vd.files, "source": vd.source, "commit": vd.commit,
                 "fingerprint": vd.fingerprint, "recipe": key, "current": vd.current,
@@ -464,9 +470,8 @@ class Pipeline:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _ingest_version(self, vd, fresh: dict[str, Chunk], report: IngestReport, progress: bool) -> bool:
-        """Write one version's chunks; returns whether the collection changed."""
-        emb = self.embedder
+    def _plan_version(self, vd, fresh: dict[str, Chunk], report: IngestReport):
+        """(stored rows, chunks to write, ids to delete) of one version, counted into the report."""
         existing = self.store.rows(vd.version)
         todo = [c for cid, c in fresh.items() if cid not in existing]
         vanished = {cid: loc for cid, (loc, _) in existing.items() if cid not in fresh}
@@ -477,10 +482,16 @@ class Pipeline:
         report.added += len(todo) - updated
         report.updated += updated
         report.deleted += max(len(vanished) - updated, 0)
+        return existing, todo, vanished
+
+    def _write_version(self, fresh: dict[str, Chunk], plan, ehash: dict[str, str],
+                       vectors: dict[str, list[float]]) -> bool:
+        """Write one version's new chunks and delete its vanished ones; whether anything changed."""
+        existing, todo, vanished = plan
         if not todo and not vanished:
             return False
-        ehash = {c.id: embedding_hash(c, self.embed_recipe) for c in todo}
-        vectors = self._vectors_for(todo, ehash, progress, report) if emb.dim else {}
+        emb = self.embedder
+        ehash, vectors = dict(ehash), dict(vectors)
         write = todo
         if existing and self.store.is_local:
             # Milvus Lite keeps BM25 statistics (document count, IDF, average length) per segment,

@@ -24,6 +24,9 @@ PROP_EMBEDDER = "faqbot.embedder"
 PROP_DIM = "faqbot.dim"
 PROP_SCHEMA = "faqbot.schema"
 PROP_VERSIONS = "faqbot.versions"
+# docs version as Milvus partition key (True) or a plain field searched with a filter (False):
+# chosen by measurement, see benchmarks/bench_versions.py and the README
+VERSION_PARTITION_KEY = False
 OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version"]
 
 # VARCHAR limits are in bytes
@@ -265,8 +268,10 @@ class MilvusStore:
             schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_LIMITS["id"])
             schema.add_field("loc", DataType.VARCHAR, max_length=_LIMITS["loc"])
-            for name in ("title", "heading", "source", "url", "text", "version", "ehash"):
+            for name in ("title", "heading", "source", "url", "text", "ehash"):
                 schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
+            schema.add_field("version", DataType.VARCHAR, max_length=_LIMITS["version"],
+                             is_partition_key=VERSION_PARTITION_KEY)
             index = c.prepare_index_params()
             sparse_params = {"inverted_index_algo": "DAAT_MAXSCORE"}
             if bm25_k1 is not None:

@@ -161,3 +161,16 @@ def test_rate_limit_left_for_a_listing_is_a_handful(gh, capsys, monkeypatch):
     code, out, err = cli(capsys, "ingest")
     assert code == 0, err
     assert len(gh.api_calls) <= 6
+
+
+def test_doctor_lists_the_docs_versions_without_downloading(gh, capsys, monkeypatch):
+    monkeypatch.setenv("FAQBOT_DOCS_VERSIONS", "latest,v2.4.x")
+    assert cli(capsys, "ingest")[0] == 0
+    gh.reset_counters()
+    code, out, _ = cli(capsys, "doctor")
+    assert "ok   docs: github:milvus-io/web-content en/faq/*.md: v3.0.x (current): 4 files, v2.4.x: 4 files" in out
+    assert "versions v3.0.x (" in out and "v2.4.x (" in out
+    assert gh.raw_downloads == []
+    monkeypatch.setenv("FAQBOT_DOCS_VERSIONS", "v9.9.x")
+    code, out, _ = cli(capsys, "doctor")
+    assert code == 1 and "FAIL docs: FAQBOT_DOCS_VERSIONS: v9.9.x is not in" in out
