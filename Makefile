@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench loadtest eval clean
+.PHONY: run test bench loadtest eval eval-versions clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ loadtest: $(DEVSTAMP)
 ## make eval: retrieval quality on the dev questions (keyless)
 eval: $(STAMP)
 	$(VENV)/bin/faqbot eval ../shared/eval/dev_questions.jsonl
+
+## make eval-versions: version routing (keyless) with the four docs zips' all docs in one temp collection
+eval-versions: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for v in 3.0 2.6 2.5 2.4; do \
+	  MILVUS_URI=$$tmp/m.db FAQBOT_CACHE_DIR=$$tmp/cache FAQBOT_DOCS_GLOB='en/**/*.md' \
+	    $(VENV)/bin/faqbot ingest --source ../shared/data/milvus_docs_$$v.x_en.zip --version v$$v.x || exit 1; \
+	done && MILVUS_URI=$$tmp/m.db $(VENV)/bin/faqbot eval ../shared/eval/dev_versions.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -38,7 +38,7 @@ class BotHarness:
         if gemini is not None:
             rag_env |= {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.base_url,
                         "GEMINI_TIMEOUT": env.pop("GEMINI_TIMEOUT", "5")}
-        rag_env |= {k: v for k, v in env.items() if not k.startswith(("SLACK_", "FAQBOT_S", "FAQBOT_E", "FAQBOT_R",
+        rag_env |= {k: v for k, v in env.items() if not k.startswith(("SLACK_", "FAQBOT_S", "FAQBOT_E", "FAQBOT_R", "FAQBOT_CHANNEL",
                                                                           "FAQBOT_W", "FAQBOT_Q", "FAQBOT_A", "PORT"))}
         self.rag_settings = load(**rag_env)
         bot_env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET,
