@@ -48,7 +48,7 @@ def run(events: int = 1000, seconds: float = 60.0, redeliver: float = 0.05, faul
             "FAQBOT_STATE_DB": str(tmp / "state.db"), "PORT": str(port), "FAQBOT_RATE_LIMIT": "0",
             "FAQBOT_QUEUE_SIZE": "2000", "PYTHONPATH": str(C.ROOT)}
         log = open(tmp / "serve.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "rag_core.cli", "serve", "--http"], cwd=str(tmp), env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "faqbot", "serve", "--http"], cwd=str(tmp), env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
             if not C.wait_until(lambda: _healthy(port), 30, 0.1):

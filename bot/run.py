@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from rag_core.cli import main as faqbot
+from faqbot import main as faqbot
 
 
 def missing_slack_vars(settings) -> list[str]:

@@ -1,5 +1,7 @@
-"""`faqbot`: ingest, search, ask, chat, eval, serve, doctor.
+"""The RAG commands of `faqbot`: ingest, versions, search, ask, chat, eval, doctor.
 
+The Slack commands (serve) are added by the bot package; the `faqbot` entry point (faqbot.py,
+above both packages) puts them together, so rag_core knows nothing of Slack.
 Heavy libraries are imported inside the commands so `faqbot --help` is quick.
 Expected failures print one line on stderr and exit non-zero; no tracebacks.
 """
@@ -133,12 +135,6 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    from bot.serve import serve
-
-    return serve(http=args.http, port=args.port)
-
-
 def cmd_doctor(args) -> int:
     from .doctor import run_checks
 
@@ -194,18 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("serve", help="run the Slack bot (Socket Mode if SLACK_APP_TOKEN is set)")
-    s.add_argument("--http", action="store_true", help="force HTTP mode")
-    s.add_argument("--port", type=int)
-    s.set_defaults(func=cmd_serve)
-
-    s = sub.add_parser("doctor", help="check Milvus, Gemini and Slack settings")
+    s = sub.add_parser("doctor", help="check the docs source, Milvus, Gemini and Slack settings")
     s.set_defaults(func=cmd_doctor)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def subcommands(parser: argparse.ArgumentParser):
+    """The parser's sub-command registry, for another package to add its commands to."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    args = (parser or build_parser()).parse_args(argv)
     from .errors import EXPECTED, describe
 
     try:

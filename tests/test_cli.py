@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAQBOT = [sys.executable, "-m", "rag_core.cli"]
+FAQBOT = [sys.executable, "-m", "faqbot"]
 
 
 def run(args, env=None, cwd=None, stdin=subprocess.DEVNULL, timeout=120, module=None):

@@ -24,7 +24,7 @@ QUESTION = "How is data stored in milvus?"
 # ---- durable intake -----------------------------------------------------------------------
 
 def _serve(env, log):
-    return subprocess.Popen([sys.executable, "-m", "rag_core.cli", "serve", "--http"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "faqbot", "serve", "--http"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, cwd=env["HOME_DIR"])
 
 
@@ -44,7 +44,7 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
             "FAQBOT_STATE_DB": str(tmp_path / "state.db"), "FAQBOT_CACHE_DIR": str(tmp_path / "cache"),
             "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url,
             "GEMINI_API_KEY": fake_gemini.api_key, "GEMINI_BASE_URL": fake_gemini.base_url}
-    assert subprocess.run([sys.executable, "-m", "rag_core.cli", "ingest"], env=env, cwd=tmp_path,
+    assert subprocess.run([sys.executable, "-m", "faqbot", "ingest"], env=env, cwd=tmp_path,
                           capture_output=True).returncode == 0
     log = open(tmp_path / "serve.log", "wb")
     url = f"http://127.0.0.1:{port}/slack/events"
