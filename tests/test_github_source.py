@@ -125,8 +125,9 @@ def test_unknown_version_names_the_ones_that_exist(gh, capsys, monkeypatch):
     ("truncate", "raw", ["unchanged"]),
     ("hang", "api", ["unreachable", "GITHUB_API_URL", "unchanged"]),
 ])
-def test_failures_are_one_line_and_change_nothing(gh, capsys, fault, host, needles):
+def test_failures_are_one_line_and_change_nothing(gh, capsys, monkeypatch, fault, host, needles):
     assert cli(capsys, "ingest")[0] == 0
+    monkeypatch.setenv("GITHUB_TIMEOUT", "1")
     before = collection_rows()
     page = FAQ + "product_faq.md"
     gh.set_file(page, gh.read(page).decode() + "\n## A new question?\n\nA new answer.\n")
