@@ -14,6 +14,7 @@ from . import analysis
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import Chunk, chunk_documents
 from .embedders import EmbeddingError
+from .indextext import searchable
 from .sources import load_documents
 from .store import EmbedderMismatch, Hit, MilvusStore
 
@@ -194,6 +195,7 @@ class TextRecipe:
     parents: bool = True  # enclosing headings above the chunk's own heading
     heading: int = 1  # how many times the chunk's heading (the FAQ question) is repeated
     body: bool = True
+    clean: bool = True  # body through indextext.searchable (one code variant, no markup)
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ def _compose(chunk: Chunk, recipe: TextRecipe, sep: str) -> list[str]:
     if chunk.heading:
         parts += [chunk.heading] * max(recipe.heading, 0)
     if recipe.body and chunk.body:
-        parts.append(chunk.body)
+        parts.append(searchable(chunk.body) if recipe.clean else chunk.body)
     return parts or [chunk.text]
 
 
@@ -236,7 +238,8 @@ def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
     recipe = recipe or EMBED_RECIPE
     crumbs = " › ".join(x for x in ((chunk.title,) if recipe.title else ()) + (
         tuple(chunk.path[:-1]) if recipe.parents else ()) if x)
-    rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body), "\n")
+    rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body,
+                                      clean=recipe.clean), "\n")
     text = "\n\n".join(rest)
     return f"{crumbs}\n{text}" if crumbs else text
 
