@@ -235,10 +235,13 @@ def fusion_grid(pipes: dict, sets: dict, dense: bool) -> None:
             for wd in ((0.5, 1, 1.5, 2, 3) if dense else (1,)):
                 variants.append(P.Fusion(rrf_k=k, heading_weight=wh, dense_weight=wd, hybrid="rrf"))
     if dense:
-        for share in (0.5, 0.6, 0.7, 0.8):
+        for share in (0.4, 0.5, 0.6, 0.7, 0.8):
             for depth in (5, 10, 20):
                 for floor in (0.0, 0.1):
-                    variants.append(P.Fusion(hybrid="minmax", dense_share=share, depth=depth, dense_floor=floor))
+                    for head in (0.0, 0.1, 0.2, 0.3):
+                        if share + head < 1:
+                            variants.append(P.Fusion(hybrid="minmax", dense_share=share, depth=depth,
+                                                     dense_floor=floor, head_share=head))
     rows = []
     for f in variants:
         cells = {}
@@ -255,9 +258,10 @@ def fusion_grid(pipes: dict, sets: dict, dense: bool) -> None:
     print(f"\nFusion grid, {mode} (sorted by recall@3 + MRR summed over the non-held-out sets)")
     print(f"{'fusion':<44} " + " ".join(f"{k:>18}" for k in keys))
     default = P.fusion_for(next(iter(pipes.values())).embedder.name)
-    for f, cells in rows[:15] + [r for r in rows if r[0] == default][:1]:
+    shown = rows[:15] + [r for r in rows if r[0].hybrid == "rrf"][:5] + [r for r in rows if r[0] == default][:1]
+    for f, cells in shown:
         label = (f"rrf k={f.rrf_k} head={f.heading_weight} dense={f.dense_weight}" if f.hybrid == "rrf"
-                 else f"minmax share={f.dense_share} depth={f.depth} floor={f.dense_floor}")
+                 else f"minmax dense={f.dense_share} head={f.head_share} depth={f.depth} floor={f.dense_floor}")
         label += " <default" if f == default else ""
         print(f"{label:<44} " + " ".join(f"{cells[k]['r3']:.3f}/{cells[k]['mrr']:.3f}".rjust(18) for k in keys))
 
