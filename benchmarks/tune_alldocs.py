@@ -252,17 +252,17 @@ def fusion_grid(pipes: dict, sets: dict, dense: bool) -> None:
             cells[f"{c}/{s}"] = metrics(ranks)
         rows.append((f, cells))
     for pipe in pipes.values():
-        pipe.fusion = P.fusion_for(pipe.embedder.name)
+        pipe._fusion = None  # back to the automatic choice (embedder and corpus size)
     keys = list(rows[0][1])
     rows.sort(key=lambda r: -sum(v["r3"] + v["mrr"] for k, v in r[1].items() if "heldout" not in k))
     print(f"\nFusion grid, {mode} (sorted by recall@3 + MRR summed over the non-held-out sets)")
     print(f"{'fusion':<44} " + " ".join(f"{k:>18}" for k in keys))
-    default = P.fusion_for(next(iter(pipes.values())).embedder.name)
-    shown = rows[:15] + [r for r in rows if r[0].hybrid == "rrf"][:5] + [r for r in rows if r[0] == default][:1]
+    defaults = {P.fusion_for(p.embedder.name, p.corpus_size()): c for c, p in pipes.items()}
+    shown = rows[:15] + [r for r in rows if r[0].hybrid == "rrf"][:5] + [r for r in rows if r[0] in defaults]
     for f, cells in shown:
         label = (f"rrf k={f.rrf_k} head={f.heading_weight} dense={f.dense_weight}" if f.hybrid == "rrf"
                  else f"minmax dense={f.dense_share} head={f.head_share} depth={f.depth} floor={f.dense_floor}")
-        label += " <default" if f == default else ""
+        label += f" <default ({defaults[f]})" if f in defaults else ""
         print(f"{label:<44} " + " ".join(f"{cells[k]['r3']:.3f}/{cells[k]['mrr']:.3f}".rjust(18) for k in keys))
 
 
