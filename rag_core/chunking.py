@@ -22,7 +22,14 @@ DOCS_BASE_URL = "https://milvus.io/docs/"
 MAX_CHARS = 4000
 # bump whenever chunking changes what it produces: the ingest of an unchanged docs version is
 # skipped only when this matches the version recorded at the last ingest
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
+# Outside the FAQ pages a section is one chunk together with the subsections that follow it
+# while the whole stays under MERGE_CHARS (a heading with a one-line intro or no text at all,
+# e.g. "Enable coordinator HA" above "With Helm" / "With Docker", is no chunk on its own);
+# a question heading ("...?") always starts its own chunk. Chosen by benchmarks/tune_alldocs.py.
+MERGE_CHARS = 3000
+PAGE_MAX_CHARS = 4000  # the split cap outside the FAQ pages (chunk_documents)
+SHORT_INTRO = 200  # a section with less text than this always takes its first subsection
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _HTML_NOISE = re.compile(r"<br\s*/?>|</?div[^>]*>|</?span[^>]*>", re.I)
@@ -127,18 +134,80 @@ def _clean(lines: list[str]) -> str:
     return "\n".join(line.rstrip() for line in body.strip().splitlines())
 
 
+_PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
+
+
+def _table_parts(block: list[str], max_chars: int, first_budget: int | None = None) -> list[list[str]] | None:
+    """A markdown or HTML table cut between rows into parts under max_chars, each starting with
+    the table's header row(s); None if `block` is no table or its rows cannot be told apart.
+    The first part gets `first_budget` characters (what is left of the part before the table),
+    or none at all (an empty list) when not even one row fits there."""
+    lines = list(block)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    first = next((i for i, x in enumerate(lines) if x.strip()), None)
+    if first is None:
+        return None
+    head = lines[first].strip()
+    if head.startswith("|") and first + 1 < len(lines) and _PIPE_RULE.match(lines[first + 1]):
+        header, rows = lines[: first + 2], [[x] for x in lines[first + 2 :]]
+    elif head.lower().startswith("<table"):
+        end = next((i for i, x in enumerate(lines) if "</tr>" in x.lower()), None)
+        if end is None or "<th" not in "".join(lines[: end + 1]).lower():
+            return None
+        header, rows = lines[: end + 1], []
+        for x in lines[end + 1 :]:
+            if x.strip().lower().startswith("<tr") or not rows:
+                rows.append([x])
+            else:
+                rows[-1].append(x)
+    else:
+        return None
+    budget = max_chars - sum(len(x) + 1 for x in header)
+    if len(rows) < 2 or any(sum(len(x) + 1 for x in r) > budget for r in rows):
+        return None
+    header_len = max_chars - budget
+    parts, current, size = [], [], 0
+    limit = budget if first_budget is None else first_budget - header_len
+    if limit < sum(len(x) + 1 for x in rows[0]):
+        parts, limit = [[]], budget  # nothing fits in the part before the table
+    for row in rows:
+        n = sum(len(x) + 1 for x in row)
+        if current and size + n > limit:
+            parts.append(header + current)
+            current, size, limit = [], 0, budget
+        current += row
+        size += n
+    parts.append(header + current)
+    return parts
+
+
 def _split(lines: list[str], starts: list[int], max_chars: int) -> list[list[str]]:
     """Split section lines at block starts so each part stays under max_chars."""
     if len("\n".join(lines)) <= max_chars:
         return [lines]
     parts, current, size = [], [], 0
     bounds = sorted({0, *[s for s in starts if 0 < s < len(lines)], len(lines)})
+    # a heading (of a merged subsection) stays with the block after it
+    bounds = [b for n, b in enumerate(bounds) if n == 0 or not lines[bounds[n - 1]].lstrip().startswith("#")
+              or b == len(lines)]
     for a, b in zip(bounds, bounds[1:]):
         block = lines[a:b]
         block_len = sum(len(x) + 1 for x in block)
-        if current and size + block_len > max_chars:
+        pieces = _table_parts(block, max_chars, max_chars - size) if block_len > max_chars else None
+        if current and size + block_len > max_chars and not pieces:
             parts.append(current)
             current, size = [], 0
+        if pieces:
+            # a table larger than the cap: split between rows, each part repeats the header row;
+            # the first part continues the text before the table when a row fits there
+            current = current + pieces[0]
+            for piece in pieces[1:]:
+                if current:
+                    parts.append(current)
+                current = piece
+            size = sum(len(x) + 1 for x in current)
+            continue
         # a single block larger than the cap (a huge code listing) is cut by lines
         while block_len > max_chars and block:
             take, n = [], 0
@@ -162,6 +231,34 @@ def versioned_url(url: str, version: str = "", current: bool = True) -> str:
     if current or not version or not url.startswith(DOCS_BASE_URL):
         return url
     return f"{DOCS_BASE_URL}{version}/{url[len(DOCS_BASE_URL):]}"
+
+
+def _is_faq_page(source: str) -> bool:
+    return "/faq/" in f"/{source}"
+
+
+def _merge_subsections(sections: list, lines: list[str], merge_chars: int) -> list:
+    """Sections extended over the subsections that follow them (see MERGE_CHARS)."""
+    def size(a: int, b: int) -> int:
+        return sum(len(x) + 1 for x in lines[a:b])
+
+    out, i = [], 0
+    while i < len(sections):
+        path, heading, start, end = sections[i]
+        j = i + 1
+        if heading:
+            own = size(start, end)
+            while j < len(sections):
+                sub_path, sub_heading, _, sub_end = sections[j]
+                if len(sub_path) <= len(path) or sub_heading.rstrip().endswith("?"):
+                    break
+                first_under_empty = j == i + 1 and own < SHORT_INTRO
+                if size(start, sub_end) > merge_chars and not first_under_empty:
+                    break
+                end, j = sub_end, j + 1
+        out.append((path, heading, start, end))
+        i = j
+    return out
 
 
 def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS, version: str = "",
@@ -203,6 +300,9 @@ def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS, version: 
         stack.append((level, heading))
         sections.append((tuple(h for _, h in stack), heading, end, nxt))
 
+    if not _is_faq_page(source) and MERGE_CHARS > 0:
+        sections = _merge_subsections(sections, lines, min(MERGE_CHARS, max_chars))
+
     chunks: list[Chunk] = []
     for path, heading, start, end in sections:
         section = lines[start:end]
@@ -232,7 +332,8 @@ def chunk_documents(docs, version: str = "", current: bool = True) -> list[Chunk
     out: list[Chunk] = []
     seen: set[str] = set()
     for doc in docs:
-        for chunk in chunk_document(doc.path, doc.text, version=version, current=current):
+        cap = MAX_CHARS if _is_faq_page(doc.path) else PAGE_MAX_CHARS
+        for chunk in chunk_document(doc.path, doc.text, max_chars=cap, version=version, current=current):
             if chunk.id not in seen:  # identical repeated sections are one chunk
                 seen.add(chunk.id)
                 out.append(chunk)

@@ -16,6 +16,7 @@ from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import CHUNKER_VERSION, Chunk, chunk_documents
 from .embedders import EmbeddingError
+from .indextext import searchable
 from .sources import open_source
 from .store import EmbedderMismatch, Hit, MilvusStore, StoreError
 
@@ -50,13 +51,23 @@ class Fusion:
     dense_share: float = 0.8
     depth: int = 5
     dense_floor: float = 0.1  # cosine differences below 0.1 are not stretched to the full range
+    head_share: float = 0.0  # minmax: share of the headings-only BM25 list (taken from the BM25 share)
 
 
 FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax")}
+# Collections of at least LARGE_CORPUS chunks (all docs: ~4,000) use these instead. There BM25's
+# IDF is far more informative than on 66 FAQ entries, and MiniLM reads only the first 256 tokens
+# of a long reference section: dense-heavy fusion put hybrid below BM25-only (MRR 0.59 vs 0.67
+# on dev_alldocs), while an even split beats both there (`python -m benchmarks.tune_alldocs --fusion`;
+# adding the headings list, head_share 0.1, gained one question in recall@3, lost MRR and cost a
+# third BM25 query: ~15 ms on Lite).
+LARGE_CORPUS = 1000
+FUSION_LARGE_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax", dense_share=0.5)}
 
 
-def fusion_for(embedder_name: str) -> Fusion:
-    return next((f for prefix, f in FUSION_BY_EMBEDDER.items() if embedder_name.startswith(prefix)), Fusion())
+def fusion_for(embedder_name: str, corpus_size: int | None = None) -> Fusion:
+    table = FUSION_LARGE_BY_EMBEDDER if (corpus_size or 0) >= LARGE_CORPUS else FUSION_BY_EMBEDDER
+    return next((f for prefix, f in table.items() if embedder_name.startswith(prefix)), Fusion())
 
 
 @dataclass
@@ -67,43 +78,55 @@ class Candidates:
     bm25: list  # list[Hit], BM25 over bm25_text
     head: list  # list[Hit], BM25 over bm25_head
     dense: list  # list[Hit], cosine over the dense vector
+    version: str | None = None  # the docs version searched
 
 
 @dataclass(frozen=True)
 class Confidence:
     """Thresholds under which retrieval counts as 'nothing relevant found'.
 
-    Measured with `python benchmarks/tune_retrieval.py` (section 3) on the dev
-    questions, tests/data/paraphrases.jsonl and tests/data/offtopic.jsonl:
-    the thresholds keep >= 95% of the dev questions above and put >= 90% of the
-    off-topic questions below (numbers in the README, "Retrieval quality").
+    Measured with `python -m benchmarks.tune_alldocs` on two corpora (the 2.4 FAQ pages, 66
+    chunks, and all 3.0 docs, ~4,000 chunks) with the dev questions, tests/data/paraphrases.jsonl,
+    tests/data/offtopic.jsonl and tests/data/offtopic_adjacent.jsonl (numbers in the README,
+    "Retrieval quality"). One set of thresholds serves both corpora because the signals do not
+    grow with the corpus:
 
-    The BM25 evidence is `bm25_cov` = top BM25 score x sqrt(share of the
-    question's terms found in the top hit): a raw score grows with the question's
-    length and rewards one lucky common word ("difference", "way"), coverage
-    alone punishes long Slack questions; the product separates best.
-    Keyless: confident when bm25_cov >= `bm25`. Hybrid: confident when the mean of
-    bm25_cov / `hybrid_bm25` and cosine / `hybrid_dense` is >= 1 (either kind of
-    evidence can make up for the other). Dense only: cosine >= `dense`.
+    - BM25 evidence `bm25_norm` = top BM25 score x sqrt(share of the question's terms found in
+      the top hit) / ln(1 + chunks)^1.5 (see confidence_signals): the product separates best
+      (a raw score grows with the question's length, coverage alone punishes long Slack
+      questions), the divisor removes the growth with the corpus (IDF ~ ln N).
+    - Dense evidence `dense_margin` = top cosine - median cosine of the candidates: how much the
+      best passage stands out. The raw top cosine grows with the corpus too (among 4,000 chunks
+      some passage is always close to a question about Kafka or Helm).
+
+    Keyless: confident when bm25_norm >= `bm25`. Hybrid: confident when the mean of
+    bm25_norm / `hybrid_bm25` and dense_margin / `hybrid_dense` is >= 1 (either kind of
+    evidence can make up for the other). Dense only: top cosine >= `dense`.
     """
 
-    bm25: float = 4.3
+    bm25: float = 0.5
     dense: float = 0.47
-    hybrid_bm25: float = 4.2
-    hybrid_dense: float = 0.30
+    hybrid_bm25: float = 0.54
+    hybrid_dense: float = 0.13
 
     def judge(self, mode: str, signals: dict) -> tuple[bool, float]:
         if mode == "bm25":
-            value = signals["bm25_cov"] / self.bm25
+            value = signals["bm25_norm"] / self.bm25
         elif mode == "dense":
             value = signals["dense_top"] / self.dense
         else:
-            value = (signals["bm25_cov"] / self.hybrid_bm25 + signals["dense_top"] / self.hybrid_dense) / 2
+            value = (signals["bm25_norm"] / self.hybrid_bm25 + signals["dense_margin"] / self.hybrid_dense) / 2
         return value >= 1.0, value
 
 
-def confidence_signals(question: str, cand) -> dict:
-    """Candidate evidence that the docs cover the question (measured by the tuning script)."""
+def confidence_signals(question: str, cand, corpus_size: int | None = None) -> dict:
+    """Candidate evidence that the docs cover the question (measured by the tuning scripts).
+
+    `bm25_norm` is `bm25_cov` / ln(1 + chunks)^1.5: BM25 scores grow with the corpus (IDF
+    ~ ln N, and a bigger corpus matches more of a question's words somewhere), so a raw
+    threshold calibrated on 66 FAQ chunks let every off-topic question through on all docs;
+    normalised, the dev questions' medians are 1.34 (FAQ) and 0.93 (all docs), the off-topic
+    ones' 0.21 and 0.31 (raw: 11.5 vs 22.3 and 1.8 vs 7.5)."""
     bm25_hits, dense_hits = cand.bm25, cand.dense
     q = set(analysis.tokens(question))
     scores = [h.score for h in bm25_hits]
@@ -120,6 +143,8 @@ def confidence_signals(question: str, cand) -> dict:
         "bm25_cov": top * math.sqrt(len(q & covered) / len(q)) if q else 0.0,
         "dense_top": dense[0] if dense else 0.0,
         "dense_margin": (dense[0] - sorted(dense)[len(dense) // 2]) if dense else 0.0,
+        "bm25_norm": (top * math.sqrt(len(q & covered) / len(q)) / math.log(1 + max(corpus_size or 0, 1)) ** 1.5
+                      if q else 0.0),
     }
 
 
@@ -225,6 +250,7 @@ class TextRecipe:
     parents: bool = True  # enclosing headings above the chunk's own heading
     heading: int = 1  # how many times the chunk's heading (the FAQ question) is repeated
     body: bool = True
+    clean: bool = True  # body through indextext.searchable (one code variant, no markup)
 
 
 @dataclass(frozen=True)
@@ -259,7 +285,7 @@ def _compose(chunk: Chunk, recipe: TextRecipe, sep: str) -> list[str]:
     if chunk.heading:
         parts += [chunk.heading] * max(recipe.heading, 0)
     if recipe.body and chunk.body:
-        parts.append(chunk.body)
+        parts.append(searchable(chunk.body) if recipe.clean else chunk.body)
     return parts or [chunk.text]
 
 
@@ -267,7 +293,8 @@ def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
     recipe = recipe or EMBED_RECIPE
     crumbs = " › ".join(x for x in ((chunk.title,) if recipe.title else ()) + (
         tuple(chunk.path[:-1]) if recipe.parents else ()) if x)
-    rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body), "\n")
+    rest = _compose(chunk, TextRecipe(title=False, parents=False, heading=recipe.heading, body=recipe.body,
+                                      clean=recipe.clean), "\n")
     text = "\n\n".join(rest)
     return f"{crumbs}\n{text}" if crumbs else text
 
@@ -310,11 +337,14 @@ def _minmax(hits: list[Hit], floor: float = 0.0) -> dict[str, float]:
     return {h.id: (h.score - lo) / span if span > 0 else 1.0 for h in hits}
 
 
-def minmax_fusion(dense: list[Hit], bm25: list[Hit], dense_share: float, dense_floor: float = 0.0) -> list[Hit]:
+def minmax_fusion(dense: list[Hit], bm25: list[Hit], dense_share: float, dense_floor: float = 0.0,
+                  head: list[Hit] = (), head_share: float = 0.0) -> list[Hit]:
     """Convex combination of min-max normalised scores; a hit missing from a list scores 0 there."""
-    d, b = _minmax(dense, dense_floor), _minmax(bm25)
-    first = {h.id: h for h in [*dense, *bm25]}
-    scored = {i: dense_share * d.get(i, 0.0) + (1 - dense_share) * b.get(i, 0.0) for i in first}
+    d, b, h = _minmax(dense, dense_floor), _minmax(bm25), _minmax(list(head))
+    first = {x.id: x for x in [*dense, *bm25, *head]}
+    bm25_share = 1 - dense_share - head_share
+    scored = {i: dense_share * d.get(i, 0.0) + bm25_share * b.get(i, 0.0) + head_share * h.get(i, 0.0)
+              for i in first}
     return [Hit(**{**first[i].__dict__, "score": s}) for i, s in sorted(scored.items(), key=lambda kv: -kv[1])]
 
 
@@ -336,13 +366,17 @@ class Pipeline:
         self.drop_boilerplate = drop_boilerplate
         self._checked = False
         self._record: tuple[float, dict] | None = None
+        self._auto_fusion: Fusion | None = None  # chosen from the embedder and the corpus size
+        self._corpus_size: int | None = None
         self._ingest_lock = threading.Lock()
         self._parts_lock = threading.RLock()
 
     @property
     def fusion(self) -> Fusion:
         if self._fusion is None:
-            self._fusion = fusion_for(self.embedder.name)
+            if self._auto_fusion is None:
+                self._auto_fusion = fusion_for(self.embedder.name, self.corpus_size(self.default_version()))
+            return self._auto_fusion
         return self._fusion
 
     @fusion.setter
@@ -397,6 +431,7 @@ class Pipeline:
             report = self._ingest(src, glob or self.settings.docs_glob, wanted, recreate, progress,
                                   prune=version is None)
             self._record = None  # re-read the versions record on the next search
+            self._auto_fusion, self._corpus_size = None, None
             return report
 
     def _recipe_key(self, glob: str) -> str:
@@ -546,6 +581,22 @@ class Pipeline:
         return {c.id: known[ehash[c.id]] for c in todo}
 
     # ---- search ----------------------------------------------------------------------
+    def corpus_size(self, version: str | None = None) -> int:
+        """Number of chunks in one docs version (from the versions record), else in the whole
+        collection (counted once; ingest resets it). BM25 scores grow with the corpus a search
+        covers; with several versions of mostly the same pages, one version is that corpus."""
+        if version:
+            chunks = self.versions_record()["versions"].get(version, {}).get("chunks")
+            if chunks:
+                return int(chunks)
+        if self._corpus_size is None:
+            try:
+                self._corpus_size = self.store.count()
+            except Exception as exc:  # no collection yet: searches fail with a clearer message
+                log.debug("cannot count the collection: %s", exc)
+                return 0
+        return self._corpus_size
+
     def default_mode(self) -> str:
         return "hybrid" if self.embedder.dim else "bm25"
 
@@ -643,11 +694,11 @@ class Pipeline:
         if mode != "dense":
             analysed = analysis.analyse(question)
             bm25_hits = self.store.search_bm25(analysed, n, version=version)
-            uses_head = mode == "bm25" or self.fusion.hybrid == "rrf"  # min-max hybrid ignores it
+            uses_head = mode == "bm25" or self.fusion.hybrid == "rrf" or self.fusion.head_share > 0
             if self.fusion.heading_weight > 0 and uses_head:
                 head_hits = self.store.search_bm25(analysed, n, field="sparse_head", version=version)
         dense_hits = self.store.search_dense(query_vec, n, version=version) if query_vec is not None else []
-        return Candidates(mode, bm25_hits, head_hits, dense_hits)
+        return Candidates(mode, bm25_hits, head_hits, dense_hits, version)
 
     def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
         """Weighted RRF of the lists `mode` uses (default: the mode the candidates were retrieved for)."""
@@ -659,8 +710,8 @@ class Pipeline:
         if f.heading_weight > 0 and cand.head:
             lists.append((cand.head[: f.candidates], f.heading_weight))
         if mode == "hybrid" and f.hybrid == "minmax":
-            return minmax_fusion(cand.dense[: f.depth], cand.bm25[: f.depth], f.dense_share, f.dense_floor)[:top_k] \
-                or cand.bm25[:top_k]
+            return minmax_fusion(cand.dense[: f.depth], cand.bm25[: f.depth], f.dense_share, f.dense_floor,
+                                 cand.head[: f.depth], f.head_share)[:top_k] or cand.bm25[:top_k]
         if mode == "hybrid":
             lists.append((cand.dense[: f.candidates], f.dense_weight))
         if len(lists) == 1:
@@ -668,9 +719,8 @@ class Pipeline:
         fused = rrf(lists, f.rrf_k)
         return [Hit(**{**h.__dict__, "score": s}) for h, s in fused[:top_k]]
 
-    @staticmethod
-    def signals(question: str, cand: Candidates) -> dict:
-        return confidence_signals(question, cand)
+    def signals(self, question: str, cand: Candidates) -> dict:
+        return confidence_signals(question, cand, self.corpus_size(cand.version))
 
     # ---- ask -------------------------------------------------------------------------
     def ask(self, question: str, history: Iterable[Turn] = (), on_delta: Callable[[str], None] | None = None,

@@ -13,6 +13,8 @@ import pytest
 DATA = Path(__file__).resolve().parent / "data"
 PARAPHRASES = DATA / "paraphrases.jsonl"
 OFFTOPIC = DATA / "offtopic.jsonl"
+OFFTOPIC_ADJACENT = DATA / "offtopic_adjacent.jsonl"  # close to Milvus, not in its docs
+ALLDOCS_HELDOUT = DATA / "alldocs_heldout.jsonl"
 
 
 def need_local_model():
@@ -38,5 +40,5 @@ def settings(tmp: Path, docs_zip: Path, **extra):
                 FAQBOT_CACHE_DIR=str(tmp / "cache"), **extra)
 
 
-def offtopic_questions() -> list[str]:
-    return [json.loads(line)["q"] for line in OFFTOPIC.read_text().splitlines() if line.strip()]
+def offtopic_questions(path: Path = OFFTOPIC) -> list[str]:
+    return [json.loads(line)["q"] for line in path.read_text().splitlines() if line.strip()]

@@ -247,3 +247,40 @@ def test_anchor_properties(heading, other):
     if a and b:  # one space gives one '-': no collapsing
         assert anchor(f"{a} {b}") == f"{anchor(a)}-{anchor(b)}"
     assert anchor(f"**{a}**") == anchor(f"`{a}`") == anchor(a)  # emphasis/code markers vanish
+
+
+table_cell = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters=" _-."),
+                     min_size=1, max_size=40).map(str.strip).filter(bool)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(table_cell, table_cell), min_size=2, max_size=60), st.sampled_from(["pipe", "html"]),
+       st.integers(min_value=300, max_value=1500))
+def test_split_tables_repeat_their_header_row(rows, kind, cap):
+    """A table over the cap is cut between rows; every part starts with the header row and every
+    row lands in exactly one part (in order)."""
+    if kind == "pipe":
+        header = ["| Parameter | Description |", "|---|---|"]
+        body = [f"| {a} {i} | {b} |" for i, (a, b) in enumerate(rows)]
+        row_starts = body
+    else:
+        header = ["<table>", "   <tr>", "     <th><p>Parameter</p></th>", "     <th><p>Description</p></th>",
+                  "   </tr>"]
+        body, row_starts = [], []
+        for i, (a, b) in enumerate(rows):
+            row_starts.append(f"   <tr id=\"r{i}\">")
+            body += [row_starts[-1], f"     <td><p>{a}</p></td>", f"     <td><p>{b}</p></td>", "   </tr>"]
+        body.append("</table>")
+    text = "# Page\n\n## Params\n\nThe parameters:\n\n" + "\n".join(header + body) + "\n"
+    chunks = chunk_document("en/p.md", text, max_chars=cap)
+    lines_of = [[x.strip() for x in c.body.split("\n")] for c in chunks]
+    table_parts = [c for c, lines in zip(chunks, lines_of) if any(r.strip() in lines for r in row_starts)]
+    if len("\n".join(header + body)) + 20 <= cap:
+        assert len(table_parts) == 1
+    for c in table_parts:
+        assert len(c.body) <= cap
+        lines = [x.strip() for x in c.body.split("\n")]
+        start = lines.index(header[0].strip())
+        assert lines[start : start + len(header)] == [h.strip() for h in header]
+    seen = [r.strip() for c in table_parts for r in row_starts if r.strip() in [x.strip() for x in c.body.split("\n")]]
+    assert seen == [r.strip() for r in row_starts]
