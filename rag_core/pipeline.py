@@ -662,9 +662,11 @@ class Pipeline:
         top_k = top_k or self.settings.top_k
         self._check_embedder()
         route = self.route(question, version, default_version)
-        cand = self.retrieve(question, max(top_k, self.fusion.candidates), mode, degrade, version=route.version)
+        # the version number routed the question; left in, it only matches release notes
+        query = V.without_version(question, route.asked) if route.asked else question
+        cand = self.retrieve(query, max(top_k, self.fusion.candidates), mode, degrade, version=route.version)
         hits = self.fuse(cand, top_k)
-        signals = self.signals(question, cand)
+        signals = self.signals(query, cand)
         confident, confidence = self.confidence.judge(cand.mode, signals)
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],

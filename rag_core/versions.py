@@ -233,3 +233,14 @@ def mentioned_version(question: str) -> str | None:
             continue  # "3.11", "3.12": Python, not Milvus
         return f"v{major}.{minor}.x"
     return None
+
+
+def without_version(question: str, version: str) -> str:
+    """The question with the mentions of `version` ("2.4", "v2.4.x", "2.4.11") taken out: once a
+    question is routed to that version's docs, the number only pulls in release notes."""
+    try:
+        major, minor = normalise(version)[1:-2].split(".")
+    except ValueError:
+        return question
+    pattern = rf"(?<![\w.])[vV]?{major}\.{minor}(?:\.(?:\d+|[xX]))?(?![\w.]*\d)"
+    return re.sub(r"\s{2,}", " ", re.sub(pattern, " ", question)).strip()

@@ -228,3 +228,17 @@ def test_normalise_outputs_are_fixed_points(major, minor):
 def test_on_milvus_major_minor(major, minor):
     assert mentioned_version(f"on milvus {major}.{minor}") == f"v{major}.{minor}.x"
     assert mentioned_version(f"On Milvus {major}.{minor}, does search work?") == f"v{major}.{minor}.x"
+
+
+@pytest.mark.parametrize("question, version, expected", [
+    ("milvus 2.4: if I pass partition names", "v2.4.x", "milvus : if I pass partition names"),
+    ("on Milvus v2.4.x can I flush", "v2.4.x", "on Milvus can I flush"),
+    ("Milvus 2.4.11 max dim?", "v2.4.x", "Milvus max dim?"),
+    ("v2.6 nullable fields", "v2.4.x", "v2.6 nullable fields"),  # another version stays
+    ("index 12.4 things", "v2.4.x", "index 12.4 things"),  # not a version
+    ("no version here", "latest", "no version here"),
+])
+def test_without_version_drops_the_routed_mention(question, version, expected):
+    from rag_core.versions import without_version
+
+    assert without_version(question, version) == expected
