@@ -126,3 +126,44 @@ def pytest_configure(config):
 
 
 import json  # noqa: E402
+
+
+# ---- PostgreSQL for the job store tests (tests/pg_server.py) ---------------------------------------
+import itertools  # noqa: E402
+
+
+class PgURL(str):
+    """The URL of a running test PostgreSQL (database `postgres`); `.server` is the PostgresServer,
+    `.restart()` restarts it mid-test, `.fresh()` returns the URL of a new empty schema (instant),
+    `.fresh_database()` of a new empty database."""
+
+    server = None
+
+    def restart(self) -> None:
+        self.server.restart()
+
+    def fresh(self, prefix: str = "t") -> str:
+        return self.server.create_schema(f"{prefix}_{next(_PG_DB_COUNTER)}")
+
+    def fresh_database(self, prefix: str = "db") -> str:
+        return self.server.create_database(f"{prefix}_{next(_PG_DB_COUNTER)}")
+
+
+_PG_DB_COUNTER = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    from tests.pg_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        server.start()
+        url = PgURL(server.url())
+        url.server = server
+        yield url
+    finally:
+        server.cleanup()
