@@ -71,6 +71,9 @@ def test_a_crashed_child_is_replaced_and_the_question_still_answered_once(tmp_pa
         time.sleep(0.5)
         posts = _posts(slack)
         assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
+        shown = h.shown(posts[0])  # the answer (doc text, sources), not "please ask it again"
+        assert "Milvus deals with two types of data" in shown and "milvus.io/docs" in shown, shown[:500]
+        assert "ask it again" not in shown
         # and the new child keeps answering
         assert h.post_event(sp.app_mention("<@UBOT> Can I install Milvus on Windows?", channel="C1"))[0] == 200
         slack.wait_for("chat.postMessage", 2, timeout=30)

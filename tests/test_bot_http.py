@@ -117,7 +117,8 @@ def test_bad_signatures_get_401_and_no_reply(harness, slack, tamper):
     assert not harness.replies()
 
 
-def test_mass_mentions_in_the_question_are_never_live(harness, slack):
+def test_mass_mentions_in_the_question_are_never_live(harness, slack, fake_gemini):
+    fake_gemini.echo_question = True  # a model that repeats the question: it reaches the reply
     q = "<!channel> <!here> <!everyone> <!subteam^S1|x> <@U999> how is data stored in milvus? @channel"
     harness.post_event(sp.app_mention(f"<@UBOT> {q}"))
     slack.wait_for("chat.postMessage", 1)
@@ -126,7 +127,11 @@ def test_mass_mentions_in_the_question_are_never_live(harness, slack):
         if call.method.startswith("chat."):
             shown = all_text(call)
             for live in ("<!channel", "<!here", "<!everyone", "<!subteam", "<@U999"):
-                assert live not in shown
+                assert live not in shown, (live, call.method, shown[:300])
+    final = harness.shown(harness.replies()[-1])
+    assert ("You asked: &lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;!subteam^S1|x&gt; &lt;@U999&gt; "
+            "how is data stored in milvus? @\u200bchannel") in final  # echoed, and escaped
+    assert "Milvus deals with two types of data" in final
 
 
 def test_gemini_down_still_answers_extractively(tmp_path, slack, fake_gemini):

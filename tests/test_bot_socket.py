@@ -96,6 +96,7 @@ def test_dropped_connection_reconnects_without_lost_or_doubled_answers(socket_bo
 
 def test_mass_mentions_never_live_over_socket_mode(socket_bot):
     h, slack = socket_bot
+    h.gemini.echo_question = True  # a model that repeats the question: it reaches the reply
     q = "<!channel> <!here> <!everyone> <!subteam^S1|x> <@U999> where does milvus store data? @channel"
     slack.socket.wait_ack(slack.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> {q}"))), 5)
     slack.wait_for("chat.postMessage", 1)
@@ -104,6 +105,8 @@ def test_mass_mentions_never_live_over_socket_mode(socket_bot):
         if call.method.startswith("chat."):
             shown = json.dumps(call.params)
             assert not any(live in shown for live in ("<!channel", "<!here", "<!everyone", "<!subteam", "<@U999"))
+    assert ("You asked: &lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;!subteam^S1|x&gt; &lt;@U999&gt; "
+            "where does milvus store data? @\u200bchannel") in h.shown(h.replies()[-1])  # echoed, escaped
 
 
 def test_gemini_down_and_milvus_down_over_socket_mode(socket_bot_threads):

@@ -145,10 +145,16 @@ def test_emoji_rtl_and_code_blocks(world, text):
 
 
 def test_injection_in_the_question_is_never_a_live_mention(world):
-    h, slack, _ = world
+    h, slack, gemini = world
     start = len(slack.calls)
-    _ask(h, slack, f"{INJECTION} where does Milvus store data?", "CINJ")
+    gemini.echo_question = True  # a model that repeats the question: the injection reaches the reply
+    try:
+        posts = _ask(h, slack, f"{INJECTION} where does Milvus store data?", "CINJ")
+    finally:
+        gemini.echo_question = False
     assert_no_live_mentions(slack, start)
+    assert ("You asked: &lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;!subteam^S1|x&gt; &lt;@U1&gt; "
+            "@\u200bchannel @\u200bhere where does Milvus store data?") in h.shown(posts[0])  # echoed, escaped
 
 
 def test_prompt_injection_question_cannot_make_the_bot_ping_or_leak(world):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import blocks
 from bot.jobs import Intake
 from bot.state import State
 from tests.bot_harness import SECRET, BotHarness, all_text, wait_until
@@ -22,6 +23,22 @@ QUESTION = "How is data stored in milvus?"
 
 
 # ---- durable intake -----------------------------------------------------------------------
+
+ANSWER_PHRASE = "Milvus deals with two types of data, inserted data and metadata."  # the answer's passage
+
+
+def _shown_finally(slack, post) -> str:
+    """What the posted reply shows once the bot is done editing it (the final answer has blocks)."""
+    def shown():
+        msg = slack.message(post.params["channel"], post.response["ts"]) or {}
+        return msg, json.dumps({"text": msg.get("text"), "blocks": msg.get("blocks")}, ensure_ascii=False)
+
+    try:
+        wait_until(lambda: shown()[0].get("blocks") or shown()[0].get("text") == blocks.error_text("restarted"), 10)
+    except AssertionError:
+        pass  # the assertions on the text say what it shows
+    return shown()[1]
+
 
 def _serve(env, log):
     return subprocess.Popen([sys.executable, "-m", "faqbot", "serve", "--http"], env=env,
@@ -78,6 +95,10 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
         time.sleep(1.5)
         posts = [c for c in slack.calls_to("chat.postMessage") if c.response.get("ok")]
         assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
+        # ... and it is the answer (doc text, sources), not "please ask it again"
+        shown = _shown_finally(slack, posts[0])
+        assert ANSWER_PHRASE in shown and "milvus.io/docs" in shown, shown[:500]
+        assert blocks.error_text("restarted") not in shown
     finally:
         proc.kill()
         proc.wait(10)

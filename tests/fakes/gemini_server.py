@@ -829,7 +829,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        answer = build_answer(prompt)
+        answer = self.fake.answer_for(prompt)
         self._send_json(
             200,
             {
@@ -848,7 +848,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, model: str, prompt: str, fkind: str | None) -> None:
         rid = self._response_id(prompt)
-        answer = build_answer(prompt)
+        answer = self.fake.answer_for(prompt)
         chunks = _split_chunks(answer)
         usage_partial = {"promptTokenCount": max(1, _count_tokens(prompt)),
                          "totalTokenCount": max(1, _count_tokens(prompt))}
@@ -935,6 +935,18 @@ class FakeGemini:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ids = 0
+        # A model that ignores the rule not to repeat the user: the answer ends with
+        # "You asked: <the prompt's last `Question:` line>" (so hostile questions reach the reply).
+        self.echo_question = False
+
+    def answer_for(self, prompt: str) -> str:
+        """The answer text for a prompt: ``build_answer``, plus the question if ``echo_question``."""
+        answer = build_answer(prompt)
+        if self.echo_question:
+            asked = re.findall(r"^Question:[ \t]*(.*)$", prompt, re.MULTILINE)
+            if asked:
+                answer += "\n\nYou asked: " + asked[-1]
+        return answer
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -1,0 +1,199 @@
+"""Promises that count-only tests let slip. Each test here failed against a copy of the bot with one
+defect planted (the /milvus echo unescaped, a rate-limit window that never expires, recovery that
+re-posts instead of editing, user/assistant swapped in the thread history, `verbatim` dropped), and
+checks what Slack and Gemini actually received, through the real bot, the fake Slack and the fake Gemini."""
+
+import json
+import shutil
+import time
+import uuid
+
+import pytest
+
+from bot.jobs import RateLimiter
+from tests.bot_harness import BotHarness, wait_until
+from tests.fakes import slack_payloads as sp
+from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.slack_api import FakeSlack
+
+QUESTION = "How is data stored in milvus?"
+DOC_PHRASE = "Milvus deals with two types of data, inserted data and metadata."  # product_faq.md, the answer's passage
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, faq_folder):
+    tmp = tmp_path_factory.mktemp("promises")
+    docs = tmp / "milvus_docs_2.4.x"  # a folder holds one docs version, named here
+    shutil.copytree(faq_folder, docs)
+    with FakeSlack() as slack, FakeGemini() as gemini:
+        h = BotHarness(tmp, slack, gemini, FAQBOT_DOCS_SOURCE=str(docs), FAQBOT_RATE_LIMIT="0").start()
+        try:
+            yield h, slack, gemini
+        finally:
+            h.stop()
+
+
+def _final(slack, call) -> str:
+    """What a posted message shows now (after the streaming edits): text and blocks as JSON."""
+    msg = slack.message(call.params["channel"], call.response["ts"]) or {}
+    return json.dumps({"text": msg.get("text"), "blocks": msg.get("blocks")}, ensure_ascii=False)
+
+
+def _answered(h, slack, channel: str, n: int = 1) -> list:
+    slack.wait_for("chat.postMessage", n, pred=lambda c: c.ok and c.params.get("channel") == channel, timeout=20)
+    assert h.idle()
+    return h.replies(channel)
+
+
+def _prompt(request: dict) -> str:
+    """The prompt text the fake Gemini received in one generate request."""
+    return "\n".join(p.get("text", "") for c in request["json"]["contents"] for p in c.get("parts", []))
+
+
+# ---- /milvus: the question is echoed into the channel, escaped ---------------------------------------
+
+def test_milvus_command_echoes_the_question_into_the_channel_escaped(world):
+    h, slack, _ = world
+    q = "<!channel> <@U999> @here how is data stored in milvus?"
+    h.post_command(q, channel_id="CECHO", user_id="U0ASKER1")
+    question, answer = _answered(h, slack, "CECHO", 2)
+    text = question.params["text"]
+    assert text.startswith("<@U0ASKER1> asked: ")  # the one mention the bot adds itself: the asker
+    assert "&lt;!channel&gt; &lt;@U999&gt; @\u200bhere how is data stored in milvus?" in text
+    assert "<!channel>" not in text and "<@U999>" not in text and "@here" not in text
+    assert "thread_ts" not in question.params and answer.params["thread_ts"] == question.response["ts"]
+    assert DOC_PHRASE in _final(slack, answer)
+
+    # not a member of the channel: the question and the answer go back through response_url
+    slack.add_channel("CECHO2", members_include_bot=False)
+    url = slack.new_response_url()
+    h.post_command(q, channel_id="CECHO2", user_id="U0ASKER1", response_url=url)
+    sent = slack.wait_for("response_url", 1, pred=lambda c: c.params.get("_url_id") == url.rsplit("/", 1)[1])
+    assert h.idle()
+    head = sent[0].params["blocks"][0]["text"]["text"]
+    assert head.startswith("<@U0ASKER1> asked: ") and "&lt;!channel&gt; &lt;@U999&gt; @\u200bhere" in head
+    assert "<!channel>" not in json.dumps(sent[0].params) and DOC_PHRASE in json.dumps(sent[0].params)
+
+
+# ---- rate limit: a window, not a ban ------------------------------------------------------------------
+
+def test_a_rate_limited_user_is_answered_again_once_the_window_has_passed(world):
+    h, slack, _ = world
+    window = 1.0
+    saved, h.bot.intake.limiter = h.bot.intake.limiter, RateLimiter(1, window_s=window)  # 1 question/second
+    try:
+        first = sp.app_mention(f"<@UBOT> {QUESTION}", channel="CRATE", user="URATE")
+        h.post_event(first)
+        t_first = time.monotonic()
+        second = sp.app_mention(f"<@UBOT> {QUESTION}", channel="CRATE", user="URATE")
+        h.post_event(second)
+        assert time.monotonic() - t_first < window  # still inside the window: the limit applies
+        notice = slack.wait_for("chat.postEphemeral", 1, pred=lambda c: c.params.get("channel") == "CRATE")[0]
+        assert notice.params["user"] == "URATE" and "a little fast" in notice.params["text"]
+        _answered(h, slack, "CRATE", 1)
+        time.sleep(max(0.0, t_first + window + 0.1 - time.monotonic()))
+        third = sp.app_mention(f"<@UBOT> {QUESTION}", channel="CRATE", user="URATE")
+        h.post_event(third)
+        posts = _answered(h, slack, "CRATE", 2)
+    finally:
+        h.bot.intake.limiter = saved
+    assert [p.params["thread_ts"] for p in posts] == [first["ts"], third["ts"]]  # the second: notice only
+    assert all(DOC_PHRASE in _final(slack, p) for p in posts)
+    assert len([c for c in slack.calls_to("chat.postEphemeral") if c.params.get("channel") == "CRATE"]) == 1
+
+
+# ---- recovery: an answer already in the thread is edited, not posted again ------------------------------
+
+def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_editing_it(world):
+    h, slack, _ = world
+    assert h.idle()
+    state = h.bot.state
+    ts = sp.next_ts()
+    slack.add_message("CREC", {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
+    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel="CREC", user="U1", question=QUESTION,
+                       ts=ts, thread_ts=ts)
+    # the bot had started on it and posted the first words of the answer, then died
+    state.start(job.id)
+    partial = h.bot.client.chat_postMessage(channel="CREC", thread_ts=ts, text="According to the Milvus docs …")
+    state.update(job.id, reply_ts=partial["ts"])
+    before = len(slack.calls)
+
+    assert h.bot.intake.recover() == (1, 0)  # what Bot.start() does after a restart
+    wait_until(lambda: state.job(job.id).status not in ("queued", "running"), 20)
+    assert h.idle()
+    assert state.job(job.id).status == "done"
+    calls = [c for c in slack.calls[before:] if c.method.startswith("chat.")]
+    assert not [c for c in calls if c.method == "chat.postMessage"], [c.params for c in calls]
+    assert calls and all(c.method == "chat.update" and c.params["ts"] == partial["ts"] and c.ok for c in calls)
+    replies = [m for m in slack.thread("CREC", ts) if m["ts"] != ts]
+    assert [m["ts"] for m in replies] == [partial["ts"]]  # exactly one bot reply in the thread ...
+    shown = json.dumps({"text": replies[0]["text"], "blocks": replies[0].get("blocks")}, ensure_ascii=False)
+    assert replies[0].get("blocks") and not replies[0]["text"].endswith("…")  # ... the final answer,
+    assert DOC_PHRASE in shown and "milvus.io/docs" in shown  # not the streamed first words
+
+
+# ---- thread history: who said what ----------------------------------------------------------------------
+
+def test_thread_history_reaches_gemini_as_user_and_assistant_turns_in_order(world):
+    h, slack, gemini = world
+    parent = sp.next_ts()
+    said_user = "We run Milvus on Kubernetes with three query nodes."
+    said_bot = "Milvus on Kubernetes is installed with the Milvus Operator or the Helm chart."
+    said_user_again = "Thanks, and our object storage is S3."
+    slack.seed_thread("CHIST", parent, [  # ts in order, all before the mention's
+        {"user": "U2", "text": said_user},
+        {"user": "UBOT", "bot_id": "BBOT", "text": said_bot, "ts": sp.next_ts(),
+         "bot_profile": {"id": "BBOT", "app_id": "A1", "name": "fakebot", "deleted": False, "team_id": "T1"}},
+        {"user": "U2", "text": said_user_again, "ts": sp.next_ts()},
+    ])
+    q = "Where does Milvus keep inserted data?"
+    h.post_event(sp.app_mention(f"<@UBOT> {q}", channel="CHIST", user="U2", thread_ts=parent))
+    post = _answered(h, slack, "CHIST")[0]
+    assert post.params["thread_ts"] == parent
+    prompts = [_prompt(r) for r in gemini.requests
+               if r["action"] in ("generateContent", "streamGenerateContent") and f"Question: {q}" in _prompt(r)]
+    assert len(prompts) == 1
+    lines = prompts[0].splitlines()
+    turns = [f"User: {said_user}", f"Assistant: {said_bot}", f"User: {said_user_again}", f"Question: {q}"]
+    for turn in turns:
+        assert turn in lines, (turn, lines[-8:])
+    assert [lines.index(t) for t in turns] == sorted(lines.index(t) for t in turns)
+    assert f"Assistant: {said_user}" not in lines and f"User: {said_bot}" not in lines
+
+
+# ---- verbatim: Slack must not parse mentions, channels or links out of our mrkdwn ------------------------
+
+def _mrkdwn_objects(value):
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            yield value
+        for v in value.values():
+            yield from _mrkdwn_objects(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _mrkdwn_objects(v)
+
+
+def test_every_mrkdwn_text_object_the_bot_sends_is_verbatim(world):
+    h, slack, _ = world
+    # its own traffic (any order, or run alone): an answer, a /milvus answer in a thread,
+    # a /milvus answer through response_url, and the usage reply to an empty mention
+    h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="CVERB1"))
+    h.post_command(QUESTION, channel_id="CVERB2")
+    slack.add_channel("CVERB3", members_include_bot=False)
+    url = slack.new_response_url()
+    h.post_command(QUESTION, channel_id="CVERB3", response_url=url)
+    h.post_event(sp.app_mention("<@UBOT>   ", channel="CVERB4"))
+    _answered(h, slack, "CVERB1")
+    _answered(h, slack, "CVERB2", 2)
+    slack.wait_for("response_url", 1, pred=lambda c: c.params.get("_url_id") == url.rsplit("/", 1)[1])
+    _answered(h, slack, "CVERB4")
+
+    sent = [(c.method, c.params.get("channel"), o) for c in slack.calls
+            if c.method.startswith("chat.") or c.method == "response_url" for o in _mrkdwn_objects(c.params)]
+    texts = " ".join(o["text"] for _, _, o in sent)
+    assert DOC_PHRASE in texts and "Sources (Milvus v2.4.x docs)" in texts  # answer sections and sources
+    assert "asked:" in texts and "/milvus" in texts  # the response_url question block, the usage blocks
+    assert {ch for _, ch, _ in sent} >= {"CVERB1", "CVERB2", "CVERB4"}
+    not_verbatim = [(m, ch, o) for m, ch, o in sent if o.get("verbatim") is not True]
+    assert not not_verbatim, not_verbatim[:3]
