@@ -61,7 +61,7 @@ def _search_times(tmp, gh) -> dict:
 
 
 def run() -> dict:
-    from tests.fakes.github_server import FakeGitHub
+    from testkit.fakes.github_server import FakeGitHub
 
     with c.tmpdir() as tmp, c.fake_gemini(0.0) as g, FakeGitHub(versions=("v2.5.x", "v2.6.x", "v3.0.x")) as gh:
         env = _github_env(gh, tmp, "milvus.db")

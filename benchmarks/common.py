@@ -149,7 +149,7 @@ def maxrss_mb() -> float:
 # ---------------------------------------------------------------------------- fakes & RAG
 @contextlib.contextmanager
 def fake_slack():
-    from tests.fakes.slack_api import FakeSlack
+    from testkit.fakes.slack_api import FakeSlack
 
     with FakeSlack() as slack:
         yield slack
@@ -159,12 +159,12 @@ def _fake_main(kind: str, latency: float = 0.0) -> None:
     """Child process: a FakeSlack or FakeGemini on 127.0.0.1; prints how to reach it, serves until
     stdin closes, then prints its counters (Slack: {method: calls}; Gemini: request counts)."""
     if kind == "slack":
-        from tests.fakes.slack_api import FakeSlack
+        from testkit.fakes.slack_api import FakeSlack
 
         fake = FakeSlack().start()
         info = {"api_url": fake.api_url, "bot_token": fake.bot_token}
     else:
-        from tests.fakes.gemini_server import FakeGemini
+        from testkit.fakes.gemini_server import FakeGemini
 
         fake = FakeGemini(latency=latency).start()
         info = {"base_url": fake.base_url, "api_key": fake.api_key}
@@ -215,7 +215,7 @@ def fake_gemini_process(latency: float = 0.0):
 
 @contextlib.contextmanager
 def fake_gemini(latency: float = 0.0):
-    from tests.fakes.gemini_server import FakeGemini
+    from testkit.fakes.gemini_server import FakeGemini
 
     with FakeGemini(latency=latency) as g:
         yield g
@@ -281,10 +281,10 @@ def ingest_subprocess(tmp: Path, glob: str = FAQ_GLOB, gemini=None, db: str = "m
 
 @contextlib.contextmanager
 def running_bot(tmp: Path, slack, gemini=None, glob: str = FAQ_GLOB, ingest: bool = True, **env):
-    """The real bot (Bolt + waitress + workers + Milvus Lite) on 127.0.0.1, via tests.bot_harness.
+    """The real bot (Bolt + waitress + workers + Milvus Lite) on 127.0.0.1, via testkit.bot_harness.
 
     The collection is first ingested by `faqbot ingest` in a subprocess (as in production)."""
-    import tests.bot_harness as bh
+    import testkit.bot_harness as bh
 
     bh.SECRET = SECRET  # read by BotHarness.__init__: one signing secret everywhere
     if ingest:
@@ -327,14 +327,14 @@ def bare_bolt(slack):
 
 # ---------------------------------------------------------------------------- Slack requests
 def mention_envelope(text: str, user: str = "U1", channel: str = "C1") -> dict:
-    from tests.fakes import slack_payloads as sp
+    from testkit.fakes import slack_payloads as sp
 
     ev = sp.app_mention(f"<@UBOT> {text}", channel=channel, user=user)
     return sp.event_callback(ev, event_id="Ev" + uuid.uuid4().hex[:12].upper())
 
 
 def sign_headers(body: bytes) -> dict:
-    from tests.fakes import slack_payloads as sp
+    from testkit.fakes import slack_payloads as sp
 
     h = {"Content-Type": "application/json", "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
     h.update(sp.sign(SECRET, body))

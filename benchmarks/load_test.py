@@ -34,8 +34,8 @@ def _healthy(port: int) -> bool:
 def run(events: int = 1000, seconds: float = 60.0, redeliver: float = 0.05, faults: float = 0.05) -> dict:
     import psutil
 
-    from tests.fakes.gemini_server import FakeGemini
-    from tests.fakes.slack_api import FakeSlack
+    from testkit.fakes.gemini_server import FakeGemini
+    from testkit.fakes.slack_api import FakeSlack
 
     with C.tmpdir() as tmp, FakeSlack() as slack, FakeGemini(latency=1.0) as gemini:
         gemini.latency = 0.0
@@ -149,7 +149,7 @@ def run(events: int = 1000, seconds: float = 60.0, redeliver: float = 0.05, faul
 
 
 def _redeliver(url: str, envelope: dict):
-    from tests.fakes import slack_payloads as sp
+    from testkit.fakes import slack_payloads as sp
 
     status, _, _ = sp.post_signed(url, json.dumps(envelope).encode(), "application/json", C.SECRET, retry_num=1,
                                   retry_reason="http_timeout")

@@ -46,7 +46,7 @@ def faq_folder(tmp_path_factory, docs_zip) -> Path:
 
 @pytest.fixture
 def slack():
-    from tests.fakes.slack_api import FakeSlack
+    from testkit.fakes.slack_api import FakeSlack
 
     with FakeSlack() as fake:
         yield fake
@@ -54,7 +54,7 @@ def slack():
 
 @pytest.fixture
 def fake_gemini():
-    from tests.fakes.gemini_server import FakeGemini
+    from testkit.fakes.gemini_server import FakeGemini
 
     with FakeGemini() as fake:
         yield fake
@@ -110,7 +110,7 @@ def pytest_configure(config):
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
 
-    from tests.fakes import slack_api
+    from testkit.fakes import slack_api
 
     original_stop = slack_api.FakeSlack.stop
 

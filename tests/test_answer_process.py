@@ -12,8 +12,8 @@ import pytest
 from bot.answer_process import ProcessIntake
 from bot.state import State
 from rag_core.errors import ServeError
-from tests.bot_harness import SECRET, BotHarness, wait_until
-from tests.fakes import slack_payloads as sp
+from testkit.bot_harness import SECRET, BotHarness, wait_until
+from testkit.fakes import slack_payloads as sp
 
 QUESTION = "How is data stored in milvus?"
 

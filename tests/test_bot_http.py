@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from tests.bot_harness import SECRET, BotHarness, all_text
-from tests.fakes import slack_payloads as sp
+from testkit.bot_harness import SECRET, BotHarness, all_text
+from testkit.fakes import slack_payloads as sp
 
 QUESTION = "How is data stored in milvus?"
 

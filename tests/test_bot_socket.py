@@ -7,9 +7,9 @@ import time
 import pytest
 
 from bot.serve import socket_handler
-from tests.bot_harness import BotHarness
-from tests.fakes import slack_payloads as sp
-from tests.fakes.slack_api import FakeSlack
+from testkit.bot_harness import BotHarness
+from testkit.fakes import slack_payloads as sp
+from testkit.fakes.slack_api import FakeSlack
 
 QUESTION = "How is data stored in milvus?"
 

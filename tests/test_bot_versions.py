@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tests.bot_harness import BotHarness
-from tests.fakes import slack_payloads as sp
+from testkit.bot_harness import BotHarness
+from testkit.fakes import slack_payloads as sp
 from tests.test_docs_versions import source
 
 

@@ -200,8 +200,8 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
 
     import psutil
 
-    from tests.bot_harness import SECRET, wait_until
-    from tests.fakes import slack_payloads as sp
+    from testkit.bot_harness import SECRET, wait_until
+    from testkit.fakes import slack_payloads as sp
     from tests.milvus_server import free_port
 
     port = free_port()
@@ -245,7 +245,7 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
 def test_serve_on_a_taken_port_is_one_line_naming_port(env, tmp_path, slack):
     import socket
 
-    from tests.bot_harness import SECRET
+    from testkit.bot_harness import SECRET
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

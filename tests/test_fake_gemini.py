@@ -1,4 +1,4 @@
-"""Tests for tests/fakes/gemini_server.py using the REAL google-genai client."""
+"""Tests for testkit/fakes/gemini_server.py using the REAL google-genai client."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from tests.fakes.gemini_server import FakeGemini
+from testkit.fakes.gemini_server import FakeGemini
 
 GEN_MODEL = "gemini-2.5-flash"
 EMBED_MODEL = "gemini-embedding-001"

@@ -1,4 +1,4 @@
-"""Tests for tests/fakes/github_server.py (the fake GitHub API + raw host), with urllib."""
+"""Tests for testkit/fakes/github_server.py (the fake GitHub API + raw host), with urllib."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 
-from tests.fakes.github_server import DATA_DIR, FakeGitHub, _build_base
+from testkit.fakes.github_server import DATA_DIR, FakeGitHub, _build_base
 
 REPO = "/repos/milvus-io/web-content"
 TOKEN = "ghp_testtoken"

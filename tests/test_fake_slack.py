@@ -16,8 +16,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes import slack_payloads as sp
-from tests.fakes.slack_api import FakeSlack
+from testkit.fakes import slack_payloads as sp
+from testkit.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture()

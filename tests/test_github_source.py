@@ -16,7 +16,7 @@ FAQ = "v3.0.x/site/en/faq/"
 
 @pytest.fixture(scope="module")
 def github():
-    from tests.fakes.github_server import FakeGitHub
+    from testkit.fakes.github_server import FakeGitHub
 
     with FakeGitHub(versions=("v2.4.x", "v3.0.x")) as fake:
         yield fake

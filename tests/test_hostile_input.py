@@ -9,10 +9,10 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.bot_harness import SECRET, BotHarness, all_text
-from tests.fakes import slack_payloads as sp
-from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.slack_api import FakeSlack
+from testkit.bot_harness import SECRET, BotHarness, all_text
+from testkit.fakes import slack_payloads as sp
+from testkit.fakes.gemini_server import FakeGemini
+from testkit.fakes.slack_api import FakeSlack
 
 LIVE = ("<!channel", "<!here", "<!everyone", "<!subteam", "<@U1>", "<@U999")
 INJECTION = "<!channel> <!here> <!everyone> <!subteam^S1|x> <@U1> @channel @here"

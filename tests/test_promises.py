@@ -11,10 +11,10 @@ import uuid
 import pytest
 
 from bot.jobs import RateLimiter
-from tests.bot_harness import BotHarness, wait_until
-from tests.fakes import slack_payloads as sp
-from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.slack_api import FakeSlack
+from testkit.bot_harness import BotHarness, wait_until
+from testkit.fakes import slack_payloads as sp
+from testkit.fakes.gemini_server import FakeGemini
+from testkit.fakes.slack_api import FakeSlack
 
 QUESTION = "How is data stored in milvus?"
 DOC_PHRASE = "Milvus deals with two types of data, inserted data and metadata."  # product_faq.md, the answer's passage

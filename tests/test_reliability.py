@@ -14,8 +14,8 @@ import pytest
 from bot import blocks
 from bot.jobs import Intake
 from bot.state import State
-from tests.bot_harness import SECRET, BotHarness, all_text, wait_until
-from tests.fakes import slack_payloads as sp
+from testkit.bot_harness import SECRET, BotHarness, all_text, wait_until
+from testkit.fakes import slack_payloads as sp
 from tests.milvus_server import MilvusServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ import shutil
 
 import pytest
 
-from tests.bot_harness import SECRET, BotHarness
+from testkit.bot_harness import SECRET, BotHarness
 from tests.conftest import LEAKS, SCANNED, SECRETS
-from tests.fakes import slack_payloads as sp
-from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.slack_api import FakeSlack
+from testkit.fakes import slack_payloads as sp
+from testkit.fakes.gemini_server import FakeGemini
+from testkit.fakes.slack_api import FakeSlack
 
 QUESTION = "How is data stored in milvus?"
 CANARY = "xoxb-canary-0123456789"  # token-shaped, not a real secret: the scanner must flag it anyway

@@ -152,7 +152,7 @@ _RAW_STATUS_TEXT = {
 _README = (
     "# web-content\n\n"
     "The Markdown sources of the Milvus documentation rendered on https://milvus.io/docs.\n"
-    "(Test fixture served by tests/fakes/github_server.py.)\n"
+    "(Test fixture served by testkit/fakes/github_server.py.)\n"
 )
 _DECOYS = {
     "localization/v3.0.x/site/zh/faq/product_faq.md": (

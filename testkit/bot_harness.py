@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rag_core.config import load
 from rag_core.pipeline import Pipeline
-from tests.fakes import slack_payloads as sp
+from testkit.fakes import slack_payloads as sp
 
 SECRET = "test-signing-secret-0123456789"
 
