@@ -35,8 +35,9 @@ import math
 import re
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from ._http import FakeHandler, ServedFake
 
 __all__ = ["FakeGemini"]
 
@@ -566,37 +567,8 @@ def _validate_embed_request(req, where: str, url_model: str, top: bool = False) 
 _PATH_RE = re.compile(r"^/(?P<ver>v1|v1beta)/models/(?P<model>[^/:]+)(?::(?P<action>[A-Za-z]+))?/?$")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # listen backlog: a real API takes many connections at once
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake: "FakeGemini"):
-        self.fake = fake
-        super().__init__(addr, handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "FakeGemini/1.0"
-    disable_nagle_algorithm = True  # like a real server: no 40 ms Nagle/delayed-ACK stalls
-    sys_version = ""
-
-    def log_message(self, format, *args):  # noqa: A002 - silence stderr noise
-        pass
-
-    def handle_one_request(self):
-        try:
-            super().handle_one_request()
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
-            self.close_connection = True
-
-    # -- plumbing ---------------------------------------------------------
-
-    @property
-    def fake(self) -> "FakeGemini":
-        return self.server.fake  # type: ignore[attr-defined]
 
     def _send_json(self, status: int, obj, headers=None, raw: bytes | None = None) -> None:
         data = raw if raw is not None else json.dumps(obj).encode("utf-8")
@@ -918,7 +890,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class FakeGemini:
+class FakeGemini(ServedFake):
     """In-process fake Gemini Developer API server (see module docstring)."""
 
     def __init__(self, api_key: str = "test-gemini-key", latency: float = 0.0):
@@ -931,9 +903,7 @@ class FakeGemini:
         self.base_url = ""
         self._lock = threading.Lock()
         self._faults: list[dict] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server()
         self._ids = 0
         # A model that ignores the rule not to repeat the user: the answer ends with
         # "You asked: <the prompt's last `Question:` line>" (so hostile questions reach the reply).
@@ -950,38 +920,10 @@ class FakeGemini:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self) -> "FakeGemini":
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        port = self._server.server_address[1]
+    handler = _Handler
+
+    def _on_start(self, port: int) -> None:
         self.base_url = f"http://127.0.0.1:{port}/"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"FakeGemini:{port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes sleeping slow/hang/latency handlers
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def __enter__(self) -> "FakeGemini":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # -- faults & counters --------------------------------------------------
 

@@ -86,9 +86,10 @@ import socket
 import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from ._http import FakeHandler, ServedFake
 
 __all__ = [
     "FakeGitHub",
@@ -379,38 +380,11 @@ _HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 # --------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake: "FakeGitHub"):
-        self.fake = fake
-        super().__init__(addr, handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "GitHub.com"
-    sys_version = ""
-    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return "GitHub.com"
-
-    def log_message(self, format, *args):  # noqa: A002 - silence stderr noise
-        pass
-
-    def handle_one_request(self):
-        try:
-            super().handle_one_request()
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
-            self.close_connection = True
-
-    @property
-    def fake(self) -> "FakeGitHub":
-        return self.server.fake  # type: ignore[attr-defined]
 
     def do_GET(self):
         self._dispatch("GET")
@@ -695,7 +669,7 @@ def _primary_error(bucket: str | None, ip: str, rid: str) -> _ApiError:
 # --------------------------------------------------------------------------
 
 
-class FakeGitHub:
+class FakeGitHub(ServedFake):
     """In-process fake GitHub API + raw host for milvus-io/web-content (see module docstring)."""
 
     owner = OWNER
@@ -723,45 +697,17 @@ class FakeGitHub:
         self._used: dict[str | None, int] = {}
         self._lock = threading.RLock()
         self._faults: list[dict] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server()
         self._json_cache: dict = {}
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> "FakeGitHub":
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        port = self._server.server_address[1]
+    handler = _Handler
+
+    def _on_start(self, port: int) -> None:
         self.base_url = f"http://127.0.0.1:{port}"
         self.api_url = f"{self.base_url}/api/v3"
         self.raw_url = f"{self.base_url}/raw"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"FakeGitHub:{port}", daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes sleeping hang handlers
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def __enter__(self) -> "FakeGitHub":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # -- repository state -----------------------------------------------------
 
