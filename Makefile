@@ -23,9 +23,10 @@ $(DEVSTAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) -m bot.run
 
-## make test: the whole offline test suite
+## make test: the whole offline test suite (two workers: most tests wait on servers, not the CPU;
+## a file's tests stay on one worker so module fixtures are built once)
 test: $(DEVSTAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 ## make bench: performance benchmarks (JSON line + table each)
 bench: $(DEVSTAMP)
