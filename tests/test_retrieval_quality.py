@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import json
+import math
 
 from rag_core.evaluate import evaluate, load_questions
 from rag_core.pipeline import Pipeline
@@ -115,6 +116,57 @@ def test_local_hybrid_confidence_split(local):
     assert 1 - _split(local, "hybrid", ADJACENT) >= 0.68  # measured 0.705
     assert _split(local, "hybrid", [q["q"] for q in DEV]) >= 0.95
     assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.90  # measured 0.917
+
+
+def _long_chunk():
+    from rag_core.chunking import chunk_document
+
+    body = "\n\n".join(f"Paragraph {i} about segment compaction and memory. " * 6 for i in range(8))
+    text = (f"---\nid: compaction.md\ntitle: Compaction\n---\n\n# Compaction\n\n## Overview\n\n{body}\n\n"
+            f"### Trigger it by hand\n\nCall compact() on the collection.\n")
+    return [c for c in chunk_document("en/userGuide/compaction.md", text) if c.heading == "Overview"][0]
+
+
+def test_long_chunks_are_embedded_in_pieces_short_ones_as_before():
+    """A short-window model (MiniLM reads ~1,000 characters) sees every part of a merged chunk:
+    pieces of PIECE_CHARS, a merged subsection starts its own piece, each piece keeps the title."""
+    from rag_core import pipeline as P
+    from rag_core.chunking import Chunk
+
+    chunk = _long_chunk()
+    pieces = P.embedding_pieces(chunk)
+    assert len(pieces) >= 3 and all(p.startswith("Compaction") for p in pieces)
+    assert all(len(p) <= P.PIECE_CHARS + 100 for p in pieces)
+    assert any("Trigger it by hand" in p and "compact()" in p for p in pieces)
+    short = Chunk(source="en/a.md", title="A", heading="B", path=("B",), body="one line", url="u")
+    assert P.embedding_pieces(short) == [P.embedding_text(short)]
+    assert P.embedding_hash(short, pieces=True) == P.embedding_hash(short)
+    assert P.embedding_hash(chunk, pieces=True) != P.embedding_hash(chunk)
+    # the first piece weighs FIRST_PIECE_WEIGHT, the result is unit length
+    vec = P.combine_pieces([[1.0, 0.0], [0.0, 1.0]])
+    assert abs(sum(x * x for x in vec) - 1) < 1e-9 and vec[0] / vec[1] == pytest.approx(P.FIRST_PIECE_WEIGHT)
+
+
+def test_ingest_embeds_pieces_only_for_a_short_window_embedder(tmp_path):
+    from rag_core.config import load
+    from rag_core.sources.memory import MemorySource
+    from tests.test_docs_versions import CountingEmbedder
+
+    chunk = _long_chunk()
+    page = (f"---\nid: compaction.md\ntitle: Compaction\n---\n\n# Compaction\n\n## Overview\n\n{chunk.body}\n")
+    counts = {}
+    for short in (False, True):
+        emb = CountingEmbedder()
+        emb.short_window = short
+        settings = load(MILVUS_URI=str(tmp_path / f"m{short}.db"), FAQBOT_DOCS_GLOB="en/**/*.md",
+                        FAQBOT_CACHE_DIR=str(tmp_path / "cache"), FAQBOT_DOCS_VERSIONS="v3.0.x")
+        pipe = Pipeline(settings, embedder=emb)
+        rep = pipe.ingest(docs_source=MemorySource({"v3.0.x": {"en/userGuide/compaction.md": page}},
+                                                   current="v3.0.x"))
+        counts[short] = (rep.chunks, rep.embedded)
+        assert pipe.search("when to trigger compaction by hand", mode="dense").hits
+        pipe.store.close()
+    assert counts[False][1] == counts[False][0] and counts[True][1] > counts[True][0]
 
 
 @pytest.fixture(scope="module")
