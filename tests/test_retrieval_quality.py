@@ -112,10 +112,24 @@ def test_local_hybrid_is_at_least_as_good_as_either_ranking(local, name, questio
 
 
 def test_local_hybrid_confidence_split(local):
-    assert 1 - _split(local, "hybrid", OFF) >= 0.90
-    assert 1 - _split(local, "hybrid", ADJACENT) >= 0.68  # measured 0.705
+    """BM25 evidence plus the top cosine against a bar that rises with the corpus: the
+    Milvus-adjacent questions (Pinecone, Kafka, Helm) fall below it far more often than with the
+    cosine margin it replaced (0.705), at a small cost on the paraphrases (0.917 before)."""
+    assert 1 - _split(local, "hybrid", OFF) >= 0.90  # measured 0.944
+    assert 1 - _split(local, "hybrid", ADJACENT) >= 0.84  # measured 0.864
     assert _split(local, "hybrid", [q["q"] for q in DEV]) >= 0.95
-    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.90  # measured 0.917
+    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.83  # measured 0.854
+
+
+def test_hybrid_dense_bar_rises_with_the_corpus():
+    """The same top cosine is evidence among 66 FAQ chunks and weak among 4,000 pages' chunks."""
+    from rag_core.pipeline import Confidence
+
+    conf = Confidence()
+    signals = {"bm25_norm": 0.8, "dense_top": 0.40}
+    small = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 66)})
+    large = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 4085)})
+    assert small[0] and not large[0] and small[1] > large[1]
 
 
 def _long_chunk():
