@@ -74,6 +74,7 @@ class DiskCachedEmbedder:
 
     def __init__(self, inner, path: Path):
         self.inner, self.name, self.dim, self.calls = inner, inner.name, inner.dim, 0
+        self.short_window = getattr(inner, "short_window", False)
         self.path = path
         self._vecs: dict[tuple[str, str], list[float]] = {}
         if path.exists():
@@ -124,7 +125,8 @@ def rows_fingerprint(pipe: P.Pipeline) -> str:
     for c in chunks:
         h.update(f"{c.id}\x00{P.bm25_text(c, pipe.bm25_recipe)}\x00{P.bm25_head(c)}\x00{c.url}".encode())
         if pipe.embedder.dim:
-            h.update(P.embedding_text(c, pipe.embed_recipe).encode())
+            h.update("\x00".join(P.embedding_pieces(c, pipe.embed_recipe) if pipe.piecewise
+                                 else [P.embedding_text(c, pipe.embed_recipe)]).encode())
     return h.hexdigest()[:16]
 
 

@@ -22,7 +22,7 @@ DOCS_BASE_URL = "https://milvus.io/docs/"
 MAX_CHARS = 4000
 # bump whenever chunking changes what it produces: the ingest of an unchanged docs version is
 # skipped only when this matches the version recorded at the last ingest
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 # Outside the FAQ pages a section is one chunk together with the subsections that follow it
 # while the whole stays under MERGE_CHARS (a heading with a one-line intro or no text at all,
 # e.g. "Enable coordinator HA" above "With Helm" / "With Docker", is no chunk on its own);

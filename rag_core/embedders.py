@@ -142,6 +142,9 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim())
         self.name = f"sentence-transformers:{settings.local_model}"
         self.calls = 0
+        # reads at most 512 tokens (all-MiniLM-L6-v2: 256): long chunks are embedded in pieces
+        # (pipeline.embedding_pieces)
+        self.short_window = int(getattr(self._model, "max_seq_length", None) or 512) <= 512
 
     def _encode(self, texts):
         self.calls += 1

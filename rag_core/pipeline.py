@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 from . import analysis
 from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
-from .chunking import CHUNKER_VERSION, Chunk, chunk_documents
+from .chunking import CHUNKER_VERSION, Chunk, _is_faq_page, chunk_documents
 from .embedders import EmbeddingError
 from .indextext import searchable
 from .sources import open_source
@@ -52,6 +52,7 @@ class Fusion:
     depth: int = 5
     dense_floor: float = 0.1  # cosine differences below 0.1 are not stretched to the full range
     head_share: float = 0.0  # minmax: share of the headings-only BM25 list (taken from the BM25 share)
+    query_prefix: str = ""  # put before the question when it is embedded (see FUSION_LARGE_BY_EMBEDDER)
 
 
 FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax")}
@@ -61,8 +62,13 @@ FUSION_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax")}
 # on dev_alldocs), while an even split beats both there (`python -m benchmarks.tune_alldocs --fusion`;
 # adding the headings list, head_share 0.1, gained one question in recall@3, lost MRR and cost a
 # third BM25 query: ~15 ms on Lite).
+# The local model embeds the question as "query: <question>" there: all-MiniLM-L6-v2 was not
+# trained with prefixes, but on all docs the prefixed question ranks better (hybrid recall@3
+# 0.742 -> 0.806 on dev, 0.711 -> 0.756 on the held-out set; "question: ", "search query: "
+# and no prefix measured lower on dev); on the 66 FAQ chunks it cost MRR (paraphrases 0.915 ->
+# 0.887), so the small-corpus fusion embeds the question as it is.
 LARGE_CORPUS = 1000
-FUSION_LARGE_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax", dense_share=0.5)}
+FUSION_LARGE_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax", dense_share=0.5, query_prefix="query: ")}
 
 
 def fusion_for(embedder_name: str, corpus_size: int | None = None) -> Fusion:
@@ -95,19 +101,22 @@ class Confidence:
       the top hit) / ln(1 + chunks)^1.5 (see confidence_signals): the product separates best
       (a raw score grows with the question's length, coverage alone punishes long Slack
       questions), the divisor removes the growth with the corpus (IDF ~ ln N).
-    - Dense evidence `dense_margin` = top cosine - median cosine of the candidates: how much the
-      best passage stands out. The raw top cosine grows with the corpus too (among 4,000 chunks
-      some passage is always close to a question about Kafka or Helm).
+    - Dense evidence: the top cosine, against a bar that rises with the corpus,
+      `hybrid_dense` + `hybrid_dense_per_ln` x ln(1 + chunks) (0.29 on the 66 FAQ chunks, 0.41
+      on the 4,085 of all docs): among 4,000 chunks some passage is always fairly close to a
+      question about Kafka or Helm. It separates the Milvus-adjacent off-topic questions better
+      than the margin over the median candidate did (see the README for the split).
 
     Keyless: confident when bm25_norm >= `bm25`. Hybrid: confident when the mean of
-    bm25_norm / `hybrid_bm25` and dense_margin / `hybrid_dense` is >= 1 (either kind of
-    evidence can make up for the other). Dense only: top cosine >= `dense`.
+    bm25_norm / `hybrid_bm25` and dense_top / (dense bar) is >= 1 (either kind of evidence can
+    make up for the other). Dense only: top cosine >= `dense`.
     """
 
     bm25: float = 0.5
     dense: float = 0.47
-    hybrid_bm25: float = 0.54
-    hybrid_dense: float = 0.13
+    hybrid_bm25: float = 1.1
+    hybrid_dense: float = 0.16
+    hybrid_dense_per_ln: float = 0.03
 
     def judge(self, mode: str, signals: dict) -> tuple[bool, float]:
         if mode == "bm25":
@@ -115,7 +124,8 @@ class Confidence:
         elif mode == "dense":
             value = signals["dense_top"] / self.dense
         else:
-            value = (signals["bm25_norm"] / self.hybrid_bm25 + signals["dense_margin"] / self.hybrid_dense) / 2
+            bar = self.hybrid_dense + self.hybrid_dense_per_ln * signals.get("ln_corpus", 0.0)
+            value = (signals["bm25_norm"] / self.hybrid_bm25 + signals["dense_top"] / bar) / 2
         return value >= 1.0, value
 
 
@@ -145,6 +155,7 @@ def confidence_signals(question: str, cand, corpus_size: int | None = None) -> d
         "dense_margin": (dense[0] - sorted(dense)[len(dense) // 2]) if dense else 0.0,
         "bm25_norm": (top * math.sqrt(len(q & covered) / len(q)) / math.log(1 + max(corpus_size or 0, 1)) ** 1.5
                       if q else 0.0),
+        "ln_corpus": math.log(1 + max(corpus_size or 0, 1)),
     }
 
 
@@ -299,9 +310,70 @@ def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
     return f"{crumbs}\n{text}" if crumbs else text
 
 
-def embedding_hash(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
+# Embedders that read a short window (all-MiniLM-L6-v2: 256 tokens, ~1,000 characters; see
+# `short_window` in embedders.py) see only the start of a merged all-docs chunk (up to 3,000
+# characters). For them a chunk's vector is the weighted mean of the vectors of its pieces: each
+# (merged) subsection or commented code step in windows of PIECE_CHARS characters of the search text (at most PIECE_MAX
+# per subsection), every piece led by the title, parent headings and its own heading; the first
+# piece (the chunk's heading and opening text) weighs FIRST_PIECE_WEIGHT. A chunk that is one
+# piece is embedded exactly as before. On all docs: 4,085 chunks -> 7,729 pieces (1.9x the
+# embedding work at ingest, none at query time); dense-only MRR 0.523 -> 0.592 (dev) and 0.456
+# -> 0.573 (held-out). Chosen by `python -m benchmarks.tune_alldocs` (README, "Retrieval quality").
+PIECE_CHARS = 900
+PIECE_MAX = 4
+FIRST_PIECE_WEIGHT = 2.0
+# a (merged) subsection's heading, or a `# comment` line of kept code (indextext drops the fences),
+# which names the step that follows: both start a new piece
+_SUBHEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
+
+
+def embedding_pieces(chunk: Chunk, recipe: TextRecipe | None = None) -> list[str]:
+    """The texts whose vectors make up the chunk's vector with a short-window embedder (above)."""
+    recipe = recipe or EMBED_RECIPE
+    whole = embedding_text(chunk, recipe)
+    if _is_faq_page(chunk.source):
+        return [whole]  # one question = one chunk: the question leads, the answer is short
+    body = (searchable(chunk.body) if recipe.clean else chunk.body) if (recipe.body and chunk.body) else ""
+    crumbs = " › ".join(x for x in ((chunk.title,) if recipe.title else ()) + (
+        tuple(chunk.path[:-1]) if recipe.parents else ()) if x)
+    blocks, lines, heading = [], [], chunk.heading
+    for line in body.split("\n"):
+        m = _SUBHEADING.match(line)
+        if m:
+            if lines:
+                blocks.append((heading, "\n".join(lines)))
+            lines, heading = [], m.group(1).strip()
+        else:
+            lines.append(line)
+    blocks.append((heading, "\n".join(lines)))
+    out = []
+    for heading, text in blocks:
+        lead = "\n".join(x for x in (crumbs, heading if recipe.heading else "") if x)
+        for i in range(0, max(len(text), 1), PIECE_CHARS):
+            out.append(f"{lead}\n\n{text[i:i + PIECE_CHARS]}".strip())
+            if i >= (PIECE_MAX - 1) * PIECE_CHARS:
+                break
+    return out if len(out) > 1 else [whole]
+
+
+def combine_pieces(vectors: Sequence[Sequence[float]]) -> list[float]:
+    """The weighted mean of a chunk's piece vectors (first piece FIRST_PIECE_WEIGHT), L2-normalised."""
+    if len(vectors) == 1:
+        return [float(x) for x in vectors[0]]
+    dim = len(vectors[0])
+    acc = [0.0] * dim
+    for n, vec in enumerate(vectors):
+        w = FIRST_PIECE_WEIGHT if n == 0 else 1.0
+        for i, x in enumerate(vec):
+            acc[i] += w * x
+    norm = math.sqrt(sum(x * x for x in acc)) or 1.0
+    return [x / norm for x in acc]
+
+
+def embedding_hash(chunk: Chunk, recipe: TextRecipe | None = None, pieces: bool = False) -> str:
     """Identity of what gets embedded: identical text in two versions shares one vector."""
-    return hashlib.sha256(embedding_text(chunk, recipe).encode()).hexdigest()[:32]
+    text = "\x00".join(embedding_pieces(chunk, recipe)) if pieces else embedding_text(chunk, recipe)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def bm25_head(chunk: Chunk) -> str:
@@ -404,6 +476,11 @@ class Pipeline:
                     self._answerer = GeminiAnswerer(self.settings)
         return self._answerer
 
+    @property
+    def piecewise(self) -> bool:
+        """Whether chunks are embedded as the mean of their pieces (a short-window embedder)."""
+        return bool(getattr(self.embedder, "short_window", False)) and bool(self.embedder.dim)
+
     def _check_embedder(self):
         if not self._checked:
             with self._parts_lock:
@@ -438,8 +515,9 @@ class Pipeline:
         """Everything besides the files that decides the stored chunks: an unchanged key and an
         unchanged source fingerprint mean the version is skipped without reading its files."""
         emb = self.embedder
+        pieces = (PIECE_CHARS, PIECE_MAX, FIRST_PIECE_WEIGHT) if self.piecewise else None
         return repr((CHUNKER_VERSION, glob, self.bm25_recipe, self.embed_recipe, self.drop_boilerplate,
-                     emb.name, emb.dim))
+                     emb.name, emb.dim) + ((pieces,) if pieces else ()))
 
     def _ingest(self, src, glob, wanted, recreate, progress, prune) -> IngestReport:
         t0 = time.perf_counter()
@@ -476,7 +554,7 @@ class Pipeline:
         # the requests are ceil(distinct new texts / 100), not that per version
         plans = [(vd, fresh, self._plan_version(vd, fresh, report)) for vd, fresh in todo_versions]
         todo_all = [c for _, _, (_, todo, _) in plans for c in todo]
-        ehash = {c.id: embedding_hash(c, self.embed_recipe) for c in todo_all}
+        ehash = {c.id: embedding_hash(c, self.embed_recipe, self.piecewise) for c in todo_all}
         vectors = self._vectors_for(todo_all, ehash, progress, report) if emb.dim else {}
         changed = False
         for vd, fresh, plan in plans:
@@ -559,25 +637,31 @@ class Pipeline:
         """Dense vectors for new chunks: text already embedded (another version, a moved chunk)
         is reused from the collection, and each distinct text is embedded once."""
         known = self.store.vectors_by_ehash(list(set(ehash.values())))
-        need: dict[str, str] = {}
+        need: dict[str, list[str]] = {}
         for c in todo:
             if ehash[c.id] not in known:
-                need.setdefault(ehash[c.id], embedding_text(c, self.embed_recipe))
-        hashes, texts = list(need), list(need.values())
+                need.setdefault(ehash[c.id], embedding_pieces(c, self.embed_recipe) if self.piecewise
+                                else [embedding_text(c, self.embed_recipe)])
+        # one flat list of texts (a chunk's pieces are consecutive), embedded 400 at a time
+        owners = [(h, n) for h, pieces in need.items() for n in range(len(pieces))]
+        texts = [t for pieces in need.values() for t in pieces]
         report.embedded += len(texts)
         bar = None
         if progress and texts:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), unit="chunk", desc="embedding", leave=False)
+            bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False)
+        parts: dict[str, list] = {h: [None] * len(pieces) for h, pieces in need.items()}
         step = 400
         for i in range(0, len(texts), step):
-            for h, vec in zip(hashes[i : i + step], self.embedder.embed_documents(texts[i : i + step])):
-                known[h] = vec
+            for (h, n), vec in zip(owners[i : i + step], self.embedder.embed_documents(texts[i : i + step])):
+                parts[h][n] = vec
             if bar:
                 bar.update(len(texts[i : i + step]))
         if bar:
             bar.close()
+        for h, vecs in parts.items():
+            known[h] = combine_pieces(vecs)
         return {c.id: known[ehash[c.id]] for c in todo}
 
     # ---- search ----------------------------------------------------------------------
@@ -686,7 +770,7 @@ class Pipeline:
         query_vec = None
         if mode != "bm25":
             try:
-                query_vec = self.embedder.embed_query(question)
+                query_vec = self.embedder.embed_query(self.fusion.query_prefix + question)
             except EmbeddingError as exc:
                 if not degrade:
                     raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import json
+import math
 
 from rag_core.evaluate import evaluate, load_questions
 from rag_core.pipeline import Pipeline
@@ -111,10 +112,87 @@ def test_local_hybrid_is_at_least_as_good_as_either_ranking(local, name, questio
 
 
 def test_local_hybrid_confidence_split(local):
-    assert 1 - _split(local, "hybrid", OFF) >= 0.90
-    assert 1 - _split(local, "hybrid", ADJACENT) >= 0.68  # measured 0.705
+    """BM25 evidence plus the top cosine against a bar that rises with the corpus: the
+    Milvus-adjacent questions (Pinecone, Kafka, Helm) fall below it far more often than with the
+    cosine margin it replaced (0.705), at a small cost on the paraphrases (0.917 before)."""
+    assert local.fusion.query_prefix == ""  # 66 chunks: the question is embedded as it is
+    assert 1 - _split(local, "hybrid", OFF) >= 0.90  # measured 0.944
+    assert 1 - _split(local, "hybrid", ADJACENT) >= 0.84  # measured 0.864
     assert _split(local, "hybrid", [q["q"] for q in DEV]) >= 0.95
-    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.90  # measured 0.917
+    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.85  # measured 0.875
+
+
+def test_hybrid_dense_bar_rises_with_the_corpus():
+    """The same top cosine is evidence among 66 FAQ chunks and weak among 4,000 pages' chunks."""
+    from rag_core.pipeline import Confidence
+
+    conf = Confidence()
+    signals = {"bm25_norm": 0.8, "dense_top": 0.40}
+    small = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 66)})
+    large = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 4085)})
+    assert small[0] and not large[0] and small[1] > large[1]
+
+
+def test_large_corpora_embed_the_question_with_a_query_prefix():
+    from rag_core.pipeline import LARGE_CORPUS, fusion_for
+
+    assert fusion_for("sentence-transformers:all-MiniLM-L6-v2", LARGE_CORPUS).query_prefix == "query: "
+    assert fusion_for("sentence-transformers:all-MiniLM-L6-v2", 66).query_prefix == ""
+    assert fusion_for("gemini:gemini-embedding-001", LARGE_CORPUS).query_prefix == ""
+
+
+def _long_chunk():
+    from rag_core.chunking import chunk_document
+
+    body = "\n\n".join(f"Paragraph {i} about segment compaction and memory. " * 6 for i in range(8))
+    text = (f"---\nid: compaction.md\ntitle: Compaction\n---\n\n# Compaction\n\n## Overview\n\n{body}\n\n"
+            f"### Trigger it by hand\n\nCall compact() on the collection.\n")
+    return [c for c in chunk_document("en/userGuide/compaction.md", text) if c.heading == "Overview"][0]
+
+
+def test_long_chunks_are_embedded_in_pieces_short_ones_as_before():
+    """A short-window model (MiniLM reads ~1,000 characters) sees every part of a merged chunk:
+    pieces of PIECE_CHARS, a merged subsection starts its own piece, each piece keeps the title."""
+    from rag_core import pipeline as P
+    from rag_core.chunking import Chunk
+
+    chunk = _long_chunk()
+    pieces = P.embedding_pieces(chunk)
+    assert len(pieces) >= 3 and all(p.startswith("Compaction") for p in pieces)
+    assert all(len(p) <= P.PIECE_CHARS + 100 for p in pieces)
+    assert any("Trigger it by hand" in p and "compact()" in p for p in pieces)
+    short = Chunk(source="en/a.md", title="A", heading="B", path=("B",), body="one line", url="u")
+    assert P.embedding_pieces(short) == [P.embedding_text(short)]
+    assert P.embedding_hash(short, pieces=True) == P.embedding_hash(short)
+    assert P.embedding_hash(chunk, pieces=True) != P.embedding_hash(chunk)
+    faq = Chunk(source="en/faq/product_faq.md", title="Product FAQ", heading="Q?", path=("Q?",),
+                body=chunk.body, url="u")
+    assert P.embedding_pieces(faq) == [P.embedding_text(faq)]  # FAQ pages: one question = one vector
+    # the first piece weighs FIRST_PIECE_WEIGHT, the result is unit length
+    vec = P.combine_pieces([[1.0, 0.0], [0.0, 1.0]])
+    assert abs(sum(x * x for x in vec) - 1) < 1e-9 and vec[0] / vec[1] == pytest.approx(P.FIRST_PIECE_WEIGHT)
+
+
+def test_ingest_embeds_pieces_only_for_a_short_window_embedder(tmp_path):
+    from rag_core.config import load
+    from rag_core.sources.memory import MemorySource
+    from tests.test_docs_versions import CountingEmbedder
+
+    chunk = _long_chunk()
+    page = (f"---\nid: compaction.md\ntitle: Compaction\n---\n\n# Compaction\n\n## Overview\n\n{chunk.body}\n")
+    counts = {}
+    for short in (False, True):
+        emb = CountingEmbedder()
+        emb.short_window = short
+        settings = load(MILVUS_URI=str(tmp_path / f"m{short}.db"), FAQBOT_DOCS_GLOB="en/**/*.md",
+                        FAQBOT_CACHE_DIR=str(tmp_path / "cache"), FAQBOT_DOCS_VERSIONS="v3.0.x")
+        pipe = Pipeline(settings, embedder=emb)
+        rep = pipe.ingest(docs_source=MemorySource({"v3.0.x": {"en/userGuide/compaction.md": page}},
+                                                   current="v3.0.x"))
+        counts[short] = (rep.chunks, rep.embedded)
+        assert pipe.search("when to trigger compaction by hand", mode="dense").hits
+        pipe.store.close()
+    assert counts[False][1] == counts[False][0] and counts[True][1] > counts[True][0]
 
 
 @pytest.fixture(scope="module")
