@@ -494,7 +494,8 @@ class Pipeline:
         (and a burst of first questions does not build everything a hundred times)."""
         _ = self.embedder, self.answerer
         self._check_embedder()
-        self.store.search_bm25(analysis.analyse("milvus"), 1)
+        _ = self.fusion  # reads the versions record and the corpus size
+        self.store.search_bm25(analysis.analyse("milvus"), 1, version=self.default_version())
 
     # ---- ingest ----------------------------------------------------------------------
     def ingest(self, source: str | None = None, glob: str | None = None, recreate: bool = False,
@@ -691,7 +692,10 @@ class Pipeline:
         """The indexed docs versions, as the last ingest recorded them (cached for a minute)."""
         rec = self._record
         if rec is None or time.monotonic() - rec[0] > self.RECORD_TTL:
-            rec = self._record = (time.monotonic(), self.store.versions_record())
+            with self._parts_lock:  # a burst of questions reads it once, not once each
+                rec = self._record
+                if rec is None or time.monotonic() - rec[0] > self.RECORD_TTL:
+                    rec = self._record = (time.monotonic(), self.store.versions_record())
         return rec[1]
 
     def indexed_versions(self) -> list[str]:
