@@ -69,7 +69,8 @@ class GitHubSource:
         except requests.RequestException as exc:
             raise SourceError(
                 f"GitHub is unreachable at GITHUB_API_URL={self.api_url} ({type(exc).__name__}) while "
-                f"reading {what}. Check the network or GITHUB_API_URL; the collection is unchanged."
+                f"reading {what}. Check the network or GITHUB_API_URL (offline: set FAQBOT_DOCS_SOURCE to a "
+                "local .zip or folder); the collection is unchanged."
             ) from None
         if resp.status_code == 200:
             try:
