@@ -175,3 +175,27 @@ def test_doctor_lists_the_docs_versions_without_downloading(gh, capsys, monkeypa
     monkeypatch.setenv("FAQBOT_DOCS_VERSIONS", "v9.9.x")
     code, out, _ = cli(capsys, "doctor")
     assert code == 1 and "FAIL docs: FAQBOT_DOCS_VERSIONS: v9.9.x is not in" in out
+
+
+@pytest.mark.parametrize("var, value, needle", [
+    ("FAQBOT_DOCS_VERSIONS", "banana", "FAQBOT_DOCS_VERSIONS is invalid (got 'banana'): expected comma-separated"),
+    ("FAQBOT_DOCS_VERSIONS", "latest,2.6,nope", "FAQBOT_DOCS_VERSIONS is invalid"),
+    ("GITHUB_API_URL", "ftp://example", "GITHUB_API_URL is invalid"),
+    ("FAQBOT_DOCS_SOURCE", "github:not a repo", "expected github:owner/repo"),
+])
+def test_bad_docs_settings_are_one_line(gh, capsys, monkeypatch, var, value, needle):
+    monkeypatch.setenv(var, value)
+    code, out, err = cli(capsys, "ingest")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+def test_versions_json_and_search_version_errors(gh, capsys, monkeypatch):
+    monkeypatch.setenv("FAQBOT_DOCS_VERSIONS", "v2.4.x,latest")
+    assert cli(capsys, "ingest")[0] == 0
+    code, out, _ = cli(capsys, "versions", "--json")
+    rows = json.loads(out)
+    assert [r["version"] for r in rows] == ["v3.0.x", "v2.4.x"]
+    assert [(r["current"], r["default"]) for r in rows] == [(True, False), (False, True)]
+    assert all(r["source"] == "github:milvus-io/web-content" and r["commit"] == gh.head for r in rows)
+    code, out, err = cli(capsys, "search", "ARM support", "--version", "v2.6.x")
+    assert code == 1 and "v2.6.x is not indexed (indexed: v3.0.x, v2.4.x)" in err
