@@ -242,7 +242,9 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
         os.nice(ANSWER_NICE)
     except (OSError, AttributeError):  # not permitted, or not a Unix
         pass
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(bot_settings.log_format)
     from rag_core.errors import describe
     from rag_core.pipeline import Pipeline
     from rag_core.store import StoreError, StoreLocked

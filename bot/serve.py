@@ -126,7 +126,10 @@ def socket_handler(bot, ping_interval: float = 5):
 
 
 def serve(http: bool = False, port: int | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+    from .settings import load_bot_settings
+
+    configure(load_bot_settings().log_format)
     bot = build_bot(http=http)
     settings = bot.settings
     port = port or settings.port

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,7 @@ class BotSettings(BaseSettings):
     workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
     answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
+    log_format: Literal["text", "json"] = Field("text", alias="FAQBOT_LOG_FORMAT")
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
