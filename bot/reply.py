@@ -65,6 +65,13 @@ class _Streamer:
                 log.info("stream update failed: %s", exc.response.get("error"))
 
 
+REPLY_EVENT = "faqbot_answer"  # message metadata on every answer: which job it belongs to
+
+
+def reply_metadata(job_id: int) -> dict:
+    return {"event_type": REPLY_EVENT, "event_payload": {"job_id": str(job_id)}}
+
+
 class Responder:
     def __init__(self, client, pipeline, state: State, settings, bot_user_id: str | None = None, gate=None):
         self.gate = gate or AckGate()
@@ -169,13 +176,36 @@ class Responder:
 
     def post_or_update(self, job: Job, text: str, blocks: list | None) -> None:
         kwargs = {"text": text} | ({"blocks": blocks} if blocks is not None else {})
+        if not job.reply_ts and job.attempts > 0:  # attempts made before this one
+            self._find_reply(job)  # posted by an earlier attempt that died before it could record the ts
         if job.reply_ts:
             self.client.chat_update(channel=job.channel, ts=job.reply_ts, **kwargs)
             return
         resp = self.client.chat_postMessage(channel=job.channel, thread_ts=job.thread_ts,
-                                            unfurl_links=False, unfurl_media=False, **kwargs)
+                                            unfurl_links=False, unfurl_media=False,
+                                            metadata=reply_metadata(job.id), **kwargs)
         job.reply_ts = resp["ts"]
         self.state.update(job.id, reply_ts=job.reply_ts)
+
+    def _find_reply(self, job: Job) -> None:
+        """The bot's reply to this job already in the thread, found by the job id its message
+        metadata carries; adopted as `reply_ts` so the answer edits it instead of posting twice."""
+        if not job.thread_ts:
+            return
+        try:
+            resp = self.client.conversations_replies(channel=job.channel, ts=job.thread_ts, limit=200,
+                                                     include_all_metadata=True)
+        except SlackApiError as exc:
+            log.info("job %s: could not look for an earlier reply (%s)", job.id, exc.response.get("error"))
+            return
+        for msg in resp.get("messages", []):
+            meta = msg.get("metadata") or {}
+            if (meta.get("event_type") == REPLY_EVENT
+                    and str((meta.get("event_payload") or {}).get("job_id")) == str(job.id)):
+                job.reply_ts = msg["ts"]
+                self.state.update(job.id, reply_ts=job.reply_ts)
+                log.info("job %s: found its reply from an earlier attempt (%s); editing it", job.id, job.reply_ts)
+                return
 
     def _deliver(self, job: Job, answer) -> None:
         answer_id = f"a{job.id}"

@@ -197,3 +197,46 @@ def test_every_mrkdwn_text_object_the_bot_sends_is_verbatim(world):
     assert {ch for _, ch, _ in sent} >= {"CVERB1", "CVERB2", "CVERB4"}
     not_verbatim = [(m, ch, o) for m, ch, o in sent if o.get("verbatim") is not True]
     assert not not_verbatim, not_verbatim[:3]
+
+
+def test_a_reply_posted_just_before_a_crash_is_found_by_its_metadata_and_edited(world):
+    """The worst instant: the answer's first message was posted, then the bot died before it could
+    store the message's ts. The retry finds the message by the job id in its metadata."""
+    h, slack, _ = world
+    assert h.idle()
+    state = h.bot.state
+    ts = sp.next_ts()
+    slack.add_message("CMETA", {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
+    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel="CMETA", user="U1", question=QUESTION,
+                       ts=ts, thread_ts=ts)
+    state.start(job.id)
+    from bot.reply import reply_metadata
+
+    partial = h.bot.client.chat_postMessage(channel="CMETA", thread_ts=ts, text="According to the Milvus docs …",
+                                            metadata=reply_metadata(job.id))  # ... and no reply_ts stored
+    # another job's reply in the same thread is not taken for this one
+    other = h.bot.client.chat_postMessage(channel="CMETA", thread_ts=ts, text="another answer",
+                                          metadata=reply_metadata(job.id + 1000))
+    before = len(slack.calls)
+
+    assert h.bot.intake.recover() == (1, 0)
+    wait_until(lambda: state.job(job.id).status not in ("queued", "running"), 20)
+    assert h.idle()
+    calls = [c for c in slack.calls[before:] if c.method.startswith("chat.")]
+    assert not [c for c in calls if c.method == "chat.postMessage"], [c.params for c in calls]
+    assert calls and all(c.method == "chat.update" and c.params["ts"] == partial["ts"] for c in calls)
+    assert state.job(job.id).reply_ts == partial["ts"]
+    replies = {m["ts"]: m for m in slack.thread("CMETA", ts) if m["ts"] != ts}
+    assert set(replies) == {partial["ts"], other["ts"]} and replies[other["ts"]]["text"] == "another answer"
+    assert DOC_PHRASE in json.dumps(replies[partial["ts"]].get("blocks"), ensure_ascii=False)
+
+
+def test_every_answer_carries_its_job_id_in_message_metadata(world):
+    h, slack, _ = world
+    before = len(slack.calls)
+    h.post_event(sp.app_mention(f"<@UBOT> {QUESTION}", channel="CMETA2"))
+    assert h.idle()
+    posts = [c for c in slack.calls[before:] if c.method == "chat.postMessage" and c.params.get("thread_ts")]
+    assert posts and all(c.params["metadata"]["event_type"] == "faqbot_answer" for c in posts)
+    job_ids = {c.params["metadata"]["event_payload"]["job_id"] for c in posts}
+    assert len(job_ids) == 1 and h.bot.state.job(int(job_ids.pop())).reply_ts == posts[0].response["ts"]

@@ -877,9 +877,26 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    @staticmethod
+    def _check_metadata(p: dict) -> None:
+        """chat.postMessage/update `metadata`: {"event_type": str, "event_payload": {...}}."""
+        meta = p.get("metadata")
+        if meta is None:
+            return
+        if isinstance(meta, str):
+            try:
+                meta = json.loads(meta)
+            except ValueError:
+                raise _err("invalid_metadata_format") from None
+            p["metadata"] = meta
+        if not (isinstance(meta, dict) and isinstance(meta.get("event_type"), str) and meta["event_type"]
+                and isinstance(meta.get("event_payload"), dict)):
+            raise _err("invalid_metadata_schema")
+
     def _chat_post_message(self, p: dict) -> dict:
         channel = self._check_channel(p.get("channel"))
         self._check_text_and_blocks(p)
+        self._check_metadata(p)
         ts = self._next_ts()
         thread_ts = p.get("thread_ts") or None
         if thread_ts is not None and not _TS_RE.match(str(thread_ts)):
@@ -906,6 +923,9 @@ class FakeSlack:
         if msg.get("user") != self.bot_user_id:
             raise _err("cant_update_message")
         self._check_text_and_blocks(p, require=False)
+        self._check_metadata(p)
+        if p.get("metadata") is not None:
+            msg["metadata"] = p["metadata"]
         if "text" in p:
             msg["text"] = p["text"]
         if "blocks" in p:
@@ -1084,6 +1104,9 @@ class FakeSlack:
         limit = int(p.get("limit") or 1000)
         start = int(p.get("cursor") or 0) if str(p.get("cursor") or "0").isdigit() else 0
         page = msgs[start:start + limit]
+        if str(p.get("include_all_metadata", "")).lower() not in ("true", "1"):
+            # like Slack: message metadata is returned only when asked for
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
         has_more = start + limit < len(msgs)
         resp: dict[str, Any] = {"ok": True, "messages": page, "has_more": has_more}
         resp["response_metadata"] = {"next_cursor": str(start + limit) if has_more else ""}
