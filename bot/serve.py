@@ -1,7 +1,7 @@
 """Run the bot: HTTP mode (waitress, a production WSGI server) or Socket Mode.
 
-HTTP:   POST /slack/events (events, commands, interactivity) · GET /healthz
-Socket: Slack's WebSocket via slack_sdk's built-in client; /healthz still on PORT.
+HTTP:   POST /slack/events (events, commands, interactivity) · GET /healthz · GET /metrics
+Socket: Slack's WebSocket via slack_sdk's built-in client; /healthz and /metrics still on PORT.
 """
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ def wsgi_app(bot, health: Health, with_slack: bool = True):
             data = json.dumps(body).encode()
             start_response(f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+            return [data]
+        if path == "/metrics" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            from .metrics import render
+
+            data, content_type = render(bot, health)
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
             return [data]
         if slack is not None and path == "/slack/events":
             try:

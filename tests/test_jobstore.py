@@ -460,3 +460,15 @@ def test_an_unwritable_sqlite_path_is_state_unavailable(tmp_path):
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StateUnavailable, match="FAQBOT_STATE_DB"):
         open_store(tmp_path / "dir.db")
+
+
+def test_answer_stats_count_outcomes_and_latency_buckets(store):
+    for n, (outcome, latency) in enumerate([(Outcome.GEMINI, 0.4), (Outcome.GEMINI, 2.5),
+                                            (Outcome.NOT_COVERED, 1.0), (Outcome.EXTRACTIVE, None)]):
+        job = accept(store, n, thread_ts="1.0")
+        store.save_answer(f"a{n}", job, answer="x", mode="gemini", outcome=outcome, sources=[], version="v3.0.x",
+                          latency_s=latency)
+    stats = store.answer_stats((0.5, 1.0, 3.0))
+    assert {str(k): v for k, v in stats["by_outcome"].items()} == {"gemini": 2, "not_covered": 1, "extractive": 1}
+    assert stats["latency_count"] == 3 and stats["latency_sum"] == pytest.approx(3.9)
+    assert stats["latency_le"] == [1, 2, 3]

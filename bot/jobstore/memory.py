@@ -162,6 +162,18 @@ class MemoryJobStore:
         with self.data.lock:
             self.data.answers[answer_id] = row
 
+    def answer_stats(self, buckets) -> dict:
+        """Answers by outcome and their time to answer: {"by_outcome": {outcome: n}, "latency_count",
+        "latency_sum", "latency_le": [answers with latency_s <= b for b in buckets]} (for /metrics)."""
+        with self.data.lock:
+            rows = list(self.data.answers.values())
+        by_outcome: dict = {}
+        for r in rows:
+            by_outcome[str(r["outcome"])] = by_outcome.get(str(r["outcome"]), 0) + 1
+        lat = [r["latency_s"] for r in rows if r["latency_s"] is not None]
+        return {"by_outcome": by_outcome, "latency_count": len(lat), "latency_sum": float(sum(lat)),
+                "latency_le": [sum(1 for x in lat if x <= b) for b in buckets]}
+
     def answer(self, answer_id: str) -> dict | None:
         with self.data.lock:
             row = self.data.answers.get(answer_id)

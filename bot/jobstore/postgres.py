@@ -380,6 +380,20 @@ class PostgresJobStore:
             'ON CONFLICT (answer_id, "user") DO UPDATE SET value = excluded.value, updated = excluded.updated',
             (answer_id, user, value)), tx=False)
 
+    def answer_stats(self, buckets) -> dict:
+        """Answers by outcome and their time to answer: {"by_outcome": {outcome: n}, "latency_count",
+        "latency_sum", "latency_le": [answers with latency_s <= b for b in buckets]} (for /metrics)."""
+        def run(conn):
+            by_outcome = {r["outcome"]: r["n"] for r in conn.execute(
+                "SELECT outcome, COUNT(*) AS n FROM faqbot_answers GROUP BY outcome").fetchall()}
+            sums = "".join(f", COUNT(*) FILTER (WHERE latency_s <= %s) AS le{i}" for i in range(len(buckets)))
+            row = conn.execute(f"SELECT COUNT(latency_s) AS n, COALESCE(SUM(latency_s), 0) AS total{sums} "
+                               "FROM faqbot_answers", tuple(float(b) for b in buckets)).fetchone()
+            return {"by_outcome": by_outcome, "latency_count": row["n"], "latency_sum": float(row["total"]),
+                    "latency_le": [int(row[f"le{i}"]) for i in range(len(buckets))]}
+
+        return self._run(run, tx=False)
+
     def feedback(self, answer_id: str | None = None) -> list[dict]:
         if answer_id is None:
             return self._run(lambda conn: conn.execute("SELECT * FROM faqbot_feedback ORDER BY id").fetchall(),

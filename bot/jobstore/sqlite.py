@@ -386,6 +386,16 @@ class SQLiteJobStore:
         return [dict(r) for r in rows]
 
     # ---- upkeep -------------------------------------------------------------------------
+    def answer_stats(self, buckets) -> dict:
+        """Answers by outcome and their time to answer: {"by_outcome": {outcome: n}, "latency_count",
+        "latency_sum", "latency_le": [answers with latency_s <= b for b in buckets]} (for /metrics)."""
+        by_outcome = {r[0]: r[1] for r in self._read("SELECT outcome, COUNT(*) FROM answers GROUP BY outcome")}
+        sums = ", ".join("SUM(latency_s <= ?)" for _ in buckets)
+        row = self._read(f"SELECT COUNT(latency_s), COALESCE(SUM(latency_s), 0) {', ' + sums if sums else ''} "
+                         "FROM answers", tuple(float(b) for b in buckets))[0]
+        return {"by_outcome": by_outcome, "latency_count": row[0], "latency_sum": float(row[1]),
+                "latency_le": [int(x or 0) for x in list(row)[2:]]}
+
     def stats(self) -> dict:
         with self._connection() as conn:
             by_status = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
