@@ -227,22 +227,26 @@ class MilvusStore:
         desc = self._call(lambda c: c.describe_collection(self.collection))
         return dict(desc.get("properties") or {})
 
-    def recorded_embedder(self) -> tuple[str, int] | None:
-        if not self.exists():
-            return None
-        props = self.properties()
+    def recorded_embedder(self, props: dict | None = None) -> tuple[str, int] | None:
+        if props is None:
+            if not self.exists():
+                return None
+            props = self.properties()
         if PROP_EMBEDDER not in props:
             return None
         return props[PROP_EMBEDDER], int(props.get(PROP_DIM, 0) or 0)
 
     def check_embedder(self, name: str, dim: int, must_exist: bool = False) -> None:
-        recorded = self.recorded_embedder()
-        if recorded is None:
-            if must_exist and not self.exists():
+        if not self.exists():
+            if must_exist:
                 raise StoreError(f"Collection {self.collection!r} does not exist at MILVUS_URI={self.uri}: "
                                  "run `faqbot ingest` first.")
             return
-        schema = self.properties().get(PROP_SCHEMA, "1")
+        props = self.properties()  # one read for the embedder and the schema
+        recorded = self.recorded_embedder(props)
+        if recorded is None:
+            return
+        schema = props.get(PROP_SCHEMA, "1")
         if schema != SCHEMA_VERSION:
             raise EmbedderMismatch(
                 f"Collection {self.collection!r} was built by an older faqbot (schema {schema}, now "
