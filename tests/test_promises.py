@@ -104,16 +104,22 @@ def test_a_rate_limited_user_is_answered_again_once_the_window_has_passed(world)
 
 # ---- recovery: an answer already in the thread is edited, not posted again ------------------------------
 
-def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_editing_it(world):
-    h, slack, _ = world
+def _started_mention(h, slack, channel: str):
+    """A mention the bot accepted and started answering before it died: (state, job, question ts)."""
     assert h.idle()
     state = h.bot.state
     ts = sp.next_ts()
-    slack.add_message("CREC", {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
-    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel="CREC", user="U1", question=QUESTION,
+    slack.add_message(channel, {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
+    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel=channel, user="U1", question=QUESTION,
                        ts=ts, thread_ts=ts)
-    # the bot had started on it and posted the first words of the answer, then died
     state.start(job.id)
+    return state, job, ts
+
+
+def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_editing_it(world):
+    h, slack, _ = world
+    # the bot had started on it and posted the first words of the answer, then died
+    state, job, ts = _started_mention(h, slack, "CREC")
     partial = h.bot.client.chat_postMessage(channel="CREC", thread_ts=ts, text="According to the Milvus docs …")
     state.update(job.id, reply_ts=partial["ts"])
     before = len(slack.calls)
@@ -203,13 +209,7 @@ def test_a_reply_posted_just_before_a_crash_is_found_by_its_metadata_and_edited(
     """The worst instant: the answer's first message was posted, then the bot died before it could
     store the message's ts. The retry finds the message by the job id in its metadata."""
     h, slack, _ = world
-    assert h.idle()
-    state = h.bot.state
-    ts = sp.next_ts()
-    slack.add_message("CMETA", {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
-    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel="CMETA", user="U1", question=QUESTION,
-                       ts=ts, thread_ts=ts)
-    state.start(job.id)
+    state, job, ts = _started_mention(h, slack, "CMETA")
     from bot.reply import reply_metadata
 
     partial = h.bot.client.chat_postMessage(channel="CMETA", thread_ts=ts, text="According to the Milvus docs …",
