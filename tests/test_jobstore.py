@@ -472,3 +472,15 @@ def test_answer_stats_count_outcomes_and_latency_buckets(store):
     assert {str(k): v for k, v in stats["by_outcome"].items()} == {"gemini": 2, "not_covered": 1, "extractive": 1}
     assert stats["latency_count"] == 3 and stats["latency_sum"] == pytest.approx(3.9)
     assert stats["latency_le"] == [1, 2, 3]
+
+
+def test_cancel_ends_a_queued_job_but_never_a_claimed_one(store):
+    a, b = accept(store, 1), accept(store, 2)
+    assert store.cancel(a.id, JobStatus.SKIPPED, error="rate_limited")
+    got = store.job(a.id)
+    assert (got.status, got.error) == (JobStatus.SKIPPED, "rate_limited")
+    assert [j.id for j in store.claim("w1", 15)] == [b.id]  # a cancelled job is not claimed
+    assert not store.cancel(b.id, JobStatus.SKIPPED, error="rate_limited")  # claimed: answered as usual
+    assert store.job(b.id).status == JobStatus.RUNNING
+    with pytest.raises(ValueError):
+        store.cancel(b.id, JobStatus.QUEUED)

@@ -166,6 +166,10 @@ class JobStore(Protocol):
     def finish(self, job_id: int, owner: str, status: JobStatus, error: str | None = None) -> bool:
         """Record the result (done, failed or skipped) — only the lease holder can; False otherwise."""
 
+    def cancel(self, job_id: int, status: JobStatus, error: str | None = None) -> bool:
+        """A queued job that no worker claimed yet ends with `status` (e.g. skipped, 'rate_limited'), on the
+        ack path; False if a worker already claimed it (then it is answered as usual)."""
+
     def release(self, job_id: int, owner: str) -> bool:
         """Give a held job back (queued, no owner), e.g. on SIGTERM; False if `owner` did not hold it."""
 

@@ -99,6 +99,15 @@ class MemoryJobStore:
             job.status, job.error, job.lease_until, job.updated = status, error, None, time.time()
             return True
 
+    def cancel(self, job_id: int, status: JobStatus, error: str | None = None) -> bool:
+        status = check_final(status)
+        with self.data.lock:
+            job = self.data.jobs.get(job_id)
+            if job is None or job.status != JobStatus.QUEUED:
+                return False
+            job.status, job.error, job.updated = status, error, time.time()
+            return True
+
     def release(self, job_id: int, owner: str) -> bool:
         with self.data.lock:
             job = self._held(job_id, owner)

@@ -268,6 +268,12 @@ class PostgresJobStore:
             "WHERE id = %s AND owner = %s AND status = 'running'", (str(status), error, job_id, owner)).rowcount == 1,
             tx=False)
 
+    def cancel(self, job_id: int, status: JobStatus, error: str | None = None) -> bool:
+        status = check_final(status)
+        return self._run(lambda conn: conn.execute(
+            f"UPDATE faqbot_jobs SET status = %s, error = %s, updated = {NOW} WHERE id = %s AND status = 'queued'",
+            (str(status), error, job_id)).rowcount == 1, tx=False)
+
     def _requeue(self, where: str, params) -> int:
         def run(conn):
             n = conn.execute(f"UPDATE faqbot_jobs SET status = 'queued', owner = NULL, lease_until = NULL, "

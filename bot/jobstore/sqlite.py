@@ -290,6 +290,12 @@ class SQLiteJobStore:
                               (str(status), error, time.time(), job_id, owner))
         return cur.rowcount == 1
 
+    def cancel(self, job_id: int, status: JobStatus, error: str | None = None) -> bool:
+        status = check_final(status)
+        cur = self._statement("UPDATE jobs SET status=?, error=?, updated=? WHERE id=? AND status='queued'",
+                              (str(status), error, time.time(), job_id), urgent=True)
+        return cur.rowcount == 1
+
     def release(self, job_id: int, owner: str) -> bool:
         cur = self._statement("UPDATE jobs SET status='queued', owner=NULL, lease_until=NULL, updated=? "
                               "WHERE id=? AND owner=? AND status='running'", (time.time(), job_id, owner))
