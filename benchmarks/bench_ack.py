@@ -47,26 +47,13 @@ def run() -> dict:
                     if name == "bot":
                         h.idle(120)  # answers happen in the background; next phase starts clean
         stats = dict(h.bot.intake.stats)
-    # diagnostic: the same bot with no answer work at all (in-process mode, worker threads not started):
-    # the ack path alone
-    import bot.jobs as jobs
-
-    start = jobs.Intake.start
-    jobs.Intake.start = lambda self: None
-    try:
-        with c.tmpdir() as tmp, c.fake_slack_process() as slack, c.LoadClient() as load, \
-                c.running_bot(tmp, slack, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000,
-                              FAQBOT_ANSWER_PROCESS="false") as h:
-            load.fire(h.url, _bodies(20, "wq"), 4)
-            for conc in CONCURRENCY:
-                out = load.fire(h.url, _bodies(N // ROUNDS, f"q{conc}x"), conc)
-                results[f"bot_noworkers_c{conc}"] = [s for st, _, s in out if st == 200]
-            q = h.bot.intake.queue  # drop the unanswered jobs so stop() is quick
-            while not q.empty():
-                q.get_nowait()
-                q.task_done()
-    finally:
-        jobs.Intake.start = start
+    # diagnostic: the ack path alone — a serve replica that only acknowledges (no worker anywhere)
+    with c.tmpdir() as tmp, c.fake_slack_process() as slack, c.LoadClient() as load, \
+            c.running_bot(tmp, slack, worker=False, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000) as h:
+        load.fire(h.url, _bodies(20, "wq"), 4)
+        for conc in CONCURRENCY:
+            out = load.fire(h.url, _bodies(N // ROUNDS, f"q{conc}x"), conc)
+            results[f"bot_noworkers_c{conc}"] = [s for st, _, s in out if st == 200]
 
     d = {k: c.dist_ms(v) for k, v in results.items()}
     ratio = {conc: d[f"bot_c{conc}"]["p99"] / d[f"bare_c{conc}"]["p99"] for conc in CONCURRENCY}

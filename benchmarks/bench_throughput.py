@@ -40,7 +40,7 @@ def _once(tmp, workers: int | None, run_id: str, load) -> dict:
             first_post = min(w for _, w, _ in sent if w)
             h.idle(N * 2 * LATENCY + 30)
             w = h.bot.settings.workers
-            counts = h.bot.state.counts()
+            counts = h.store.stats()["by_status"]
         con = sqlite3.connect(state_db)
         done = [r[0] for r in con.execute("SELECT updated FROM jobs WHERE status='done'")]
         errors = [r[0] for r in con.execute("SELECT error FROM jobs WHERE status!='done'")]

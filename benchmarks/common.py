@@ -280,7 +280,8 @@ def ingest_subprocess(tmp: Path, glob: str = FAQ_GLOB, gemini=None, db: str = "m
 
 
 @contextlib.contextmanager
-def running_bot(tmp: Path, slack, gemini=None, glob: str = FAQ_GLOB, ingest: bool = True, **env):
+def running_bot(tmp: Path, slack, gemini=None, glob: str = FAQ_GLOB, ingest: bool = True, worker: bool = True,
+                **env):
     """The real bot (Bolt + waitress + workers + Milvus Lite) on 127.0.0.1, via testkit.bot_harness.
 
     The collection is first ingested by `faqbot ingest` in a subprocess (as in production)."""
@@ -289,15 +290,17 @@ def running_bot(tmp: Path, slack, gemini=None, glob: str = FAQ_GLOB, ingest: boo
     bh.SECRET = SECRET  # read by BotHarness.__init__: one signing secret everywhere
     if ingest:
         ingest_subprocess(tmp, glob, gemini)
-    # as `faqbot serve` runs by default: answers in the answer process (the harness's default is threads)
+    # as `faqbot serve` runs by default: answers in its child worker process (the harness's default is threads);
+    # worker=False: a serve replica that only acknowledges
     env = {"FAQBOT_DOCS_GLOB": glob, "FAQBOT_ANSWER_PROCESS": "true", **{k: str(v) for k, v in env.items()}}
     h = bh.BotHarness(tmp, slack, gemini, ingest=False, **env)
-    h.start()
+    h.start(worker=worker)
     try:
         yield h
     finally:
-        with contextlib.suppress(Exception):
-            h.idle(60)
+        if worker:
+            with contextlib.suppress(Exception):
+                h.idle(60)
         h.stop()
 
 

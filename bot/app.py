@@ -1,8 +1,8 @@
-"""Build the Bolt app and the objects behind it (state, intake, responder).
+"""The serve side: the Bolt app and the few things its listeners use.
 
-Path of a mention: serve.py (HTTP/Socket Mode) → Bolt → listeners/mention.py
-→ jobs.Intake.submit (dedupe + durable job) → worker → reply.Responder.handle
-→ rag_core.Pipeline.ask → blocks.answer_blocks → chat.postMessage.
+Path of a mention: serve.py (HTTP or Socket Mode) → Bolt → listeners/mention.py → intake.py
+(dedupe + durable job in the store, then the 200) … worker.py (claims it) → reply.py (answers)
+→ posting.py / blocks.py (the reply in the thread).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from rag_core.errors import ServeError
 
 from . import blocks
-from .jobs import AckGate, Intake
+from .intake import Intake
+from .jobstore import JobStore
 from .listeners import register_all
-from .reply import Responder
-from .state import State
+from .posting import Poster
 
 log = logging.getLogger(__name__)
 
@@ -53,58 +53,35 @@ def web_client(settings, token: str | None = None) -> WebClient:
     return client
 
 
-def warm_up(pipeline) -> None:
-    """Open Milvus and build the embedder/answerer before the first question (never fatal)."""
+def auth(client: WebClient, settings) -> dict:
+    """auth.test, with errors that name the setting to fix."""
     try:
-        pipeline.warm_up()
-    except Exception as exc:  # Milvus down at start: /healthz says degraded, answers apologise
-        log.warning("warm-up failed (will retry on the first question): %s", exc)
-
-
-def milvus_status(store) -> str:
-    """"ok" or "unavailable: <why>" (what /healthz reports)."""
-    try:
-        store.ping()
-        return "ok"
+        return client.auth_test().data
+    except SlackApiError as exc:
+        raise ServeError(f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}).") from None
     except Exception as exc:
-        return f"unavailable: {str(exc)[:200]}"
+        raise ServeError(f"Cannot reach Slack at SLACK_API_URL={settings.slack_api_url} ({exc}).") from None
 
 
 class Bot:
-    """Everything the listeners need, in one place."""
+    """What the listeners use: settings, the Slack client, the job store and the intake."""
 
-    def __init__(self, settings, pipeline, state: State | None = None, client: WebClient | None = None,
-                 socket_mode: bool | None = None):
+    def __init__(self, settings, store: JobStore, client: WebClient | None = None, socket_mode: bool | None = None):
         self.settings = settings
         self.socket_mode = settings.socket_mode if socket_mode is None else socket_mode
-        self.pipeline = pipeline
-        self.state = state or State(settings.state_db)
+        self.store = store
         self.client = client or web_client(settings)
+        self.poster = Poster(self.client, store)
+        self.intake = Intake(store, self.poster.notify, rate_limit=settings.rate_limit, queue_size=settings.queue_size)
         self.bot_user_id: str | None = None
-        self.gate = AckGate()
-        self.responder = Responder(self.client, pipeline, self.state, settings, gate=self.gate)
-        if settings.answer_process:  # answers in a child process: see answer_process.py
-            from .answer_process import ProcessIntake
-
-            self.intake = ProcessIntake(self.state, self.responder.notify, pipeline.settings, settings,
-                                        workers=settings.workers, queue_size=settings.queue_size,
-                                        rate_limit=settings.rate_limit)
-        else:
-            self.intake = Intake(self.state, self.responder.handle, self.responder.notify,
-                                 workers=settings.workers, queue_size=settings.queue_size,
-                                 rate_limit=settings.rate_limit)
+        self.identity: dict = {}
         self._side = ThreadPoolExecutor(2, thread_name_prefix="side")
+        self._stopping = threading.Event()
         self.app = self._build_app()
 
     def _build_app(self) -> App:
-        try:
-            auth = self.client.auth_test()
-        except SlackApiError as exc:
-            raise ServeError(f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}).") from None
-        except Exception as exc:
-            raise ServeError(f"Cannot reach Slack at SLACK_API_URL={self.settings.slack_api_url} ({exc}).") from None
-        self.bot_user_id = auth.get("user_id")
-        self.responder.bot_user_id = self.bot_user_id
+        self.identity = auth(self.client, self.settings)
+        self.bot_user_id = self.identity.get("user_id")
         try:
             app = App(
                 client=self.client,
@@ -118,7 +95,6 @@ class Bot:
         except BoltError as exc:
             raise ServeError(f"Cannot build the Slack app: {exc}") from None
         register_all(app, self)
-        app.dispatch = self.gate.wrap(app.dispatch)  # HTTP and Socket Mode both come through here
 
         @app.error
         def on_error(error, request):
@@ -129,44 +105,36 @@ class Bot:
                 return BoltResponse(status=200, body="")
             log.error("listener failed on a %s payload (%s: %s); Slack will redeliver",
                       kind, type(error).__name__, error)
-            return BoltResponse(status=500, body="")
+            return BoltResponse(status=500, body="")  # e.g. the job store is unreachable: never a 200
 
         return app
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
-        # Acks do a little I/O (SQLite) between CPU work; with CPython's default 5 ms switch
+        # Acks do a little I/O (the store) between CPU work; with CPython's default 5 ms switch
         # interval every I/O can cost an ack thread a 5 ms wait to get the GIL back (convoy effect).
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self.intake.bot_user_id = self.bot_user_id
-        self.gate.shared = getattr(self.intake, "acks_in_flight", None)  # answer process pauses for acks
-        self.intake.start()
-        self.intake.recover()
-        self._stopping = threading.Event()
         threading.Thread(target=self._maintain, name="state-maintenance", daemon=True).start()
-        if not self.settings.answer_process:  # else the answer process owns Milvus and warms it up
-            self.later(warm_up, self.pipeline)
 
-    @property
-    def owns_milvus(self) -> bool:
-        """False when the answer process opens Milvus (this process must not touch a Lite file)."""
-        return not self.settings.answer_process
-
-    def _maintain(self, every_s: float = 5.0) -> None:
-        """WAL checkpoints off the ack path; old dedupe keys and finished jobs pruned hourly."""
-        last_prune = 0.0
+    def _maintain(self, every_s: float = 1.0) -> None:
+        """Off the ack path: the backlog estimate each second; old dedupe keys and jobs pruned hourly."""
+        last_prune = time.monotonic()
+        ticks = 0
         while not self._stopping.wait(every_s):
+            ticks += 1
             try:
-                self.state.checkpoint()
+                self.intake.refresh()
+                checkpoint = getattr(self.store, "checkpoint", None)
+                if checkpoint is not None and ticks % 5 == 0:
+                    checkpoint()  # SQLite: WAL checkpoints off the ack path
                 if time.monotonic() - last_prune > 3600:
-                    self.state.prune()
+                    self.store.prune()
                     last_prune = time.monotonic()
             except Exception as exc:
                 log.warning("state maintenance failed: %s", exc)
 
     def stop(self) -> None:
-        if hasattr(self, "_stopping"):
-            self._stopping.set()
+        self._stopping.set()
         self.intake.stop()
         self._side.shutdown(wait=False)
 
@@ -181,7 +149,7 @@ class Bot:
         self._side.submit(run)
 
     def usage_once(self, keys: list[str], channel: str, thread_ts: str) -> None:
-        if all(self.state.remember(k) for k in keys):
+        if all(self.store.remember(k) for k in keys):
             self.later(lambda: self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, text=blocks.error_text("empty"),
                 blocks=blocks.usage_blocks()))

@@ -558,6 +558,7 @@ _ERRORS = {
     "too_long": "That question is a bit too long for me, so please shorten it and ask again.",
     "internal": "Sorry, something went wrong on my side, so please try again.",
     "restarted": "I restarted while working on your question, so please ask it again.",
+    "late": "I couldn't get to your question in time, so please ask it again.",
     "empty": "It looks like your message was empty, so please ask me a question about Milvus.",
 }
 

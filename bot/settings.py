@@ -24,10 +24,13 @@ class BotSettings(BaseSettings):
     channel_versions: str = Field("", alias="FAQBOT_CHANNEL_VERSIONS")
     escalation: str = Field("", alias="FAQBOT_ESCALATION")
     state_db: Path = Field(Path("./faqbot_state.db"), alias="FAQBOT_STATE_DB")
+    state_url: str = Field("", alias="FAQBOT_STATE_URL", repr=False)  # postgresql://… (holds a password)
+    lease_s: float = Field(15.0, alias="FAQBOT_LEASE_SECONDS", ge=3, le=600)
+    answer_within_s: float = Field(600.0, alias="FAQBOT_ANSWER_WITHIN_SECONDS", ge=10)
     reindex_interval: str = Field("", alias="FAQBOT_REINDEX_INTERVAL")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     rate_limit: int = Field(5, alias="FAQBOT_RATE_LIMIT", ge=0, le=10000)
-    workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)
+    workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)  # answers in flight per worker process
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
     answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
     log_format: Literal["text", "json"] = Field("text", alias="FAQBOT_LOG_FORMAT")
@@ -48,6 +51,14 @@ class BotSettings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.lower().startswith(("postgresql://", "postgres://")):
+            raise ValueError("a postgresql://user:password@host:port/dbname URL (or empty for FAQBOT_STATE_DB)")
+        return v
 
     @field_validator("reindex_interval")
     @classmethod

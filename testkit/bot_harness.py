@@ -55,13 +55,24 @@ class BotHarness:
         self.bot = None
         self.server = None
 
-    def start(self):
+    def start(self, worker: bool = True):
+        """serve as `faqbot serve` runs it on one machine (its worker on threads here, or in a child
+        process with FAQBOT_ANSWER_PROCESS=true); worker=False: acknowledge only, like a serve replica."""
         from bot.app import Bot
-        from bot.serve import make_server
+        from bot.jobstore import open_store
+        from bot.serve import Health, local_answering, make_server, wsgi_app
 
-        self.bot = Bot(self.bot_settings, self.pipeline)
+        self.store = open_store(self.bot_settings.state_db, self.bot_settings.state_url)
+        self.bot = Bot(self.bot_settings, self.store)
+        self.answering = None
+        if worker:
+            in_process = not self.bot_settings.answer_process
+            self.answering = local_answering(self.bot, self.rag_settings, in_process,
+                                             pipeline=self.pipeline if in_process else None)
+        self.health = Health("serve", self.store, self.bot_settings, intake=self.bot.intake, answering=self.answering)
         self.bot.start()
-        self.server = make_server(self.bot, 0, host="127.0.0.1", with_slack=not self.bot.socket_mode)
+        self.server = make_server(wsgi_app(self.health, None if self.bot.socket_mode else self.bot.app), 0,
+                                  host="127.0.0.1")
         self.port = self.server.effective_port
         self._closing = False
         self.thread = threading.Thread(target=self._run_server, daemon=True)
@@ -85,7 +96,9 @@ class BotHarness:
             self.server.close()
         if self.bot is not None:
             self.bot.stop()
-            self.bot.state.close()
+            if self.answering is not None:
+                self.answering.stop(5.0)
+            self.store.close()
         self.pipeline.store.close()
 
     # ---- requests ----------------------------------------------------------------
@@ -109,7 +122,17 @@ class BotHarness:
         return status, payload
 
     def idle(self, timeout: float = 20.0) -> bool:
-        return self.bot.intake.wait_idle(timeout)
+        """Every accepted question finished (none queued or being answered), and notices sent."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            by_status = self.store.stats()["by_status"]
+            if not by_status.get("queued") and not by_status.get("running"):
+                time.sleep(0.1)  # a notice or the last edit may still be on its way
+                by_status = self.store.stats()["by_status"]
+                if not by_status.get("queued") and not by_status.get("running"):
+                    return True
+            time.sleep(0.02)
+        return False
 
     def replies(self, channel: str | None = None) -> list:
         """Answers/notices posted by the bot (chat.postMessage calls that succeeded)."""

@@ -220,7 +220,7 @@ def test_feedback_and_escalation(keyless, slack):
                                     thread_ts=ev["ts"])
     assert status == 200
     slack.wait_for("chat.postMessage", 2)
-    assert [f["value"] for f in keyless.bot.state.feedback()] == ["down"]
+    assert [f["value"] for f in keyless.store.feedback()] == ["down"]
     esc = keyless.replies()[-1]
     assert "<!subteam^S0HELP>" in esc.params["text"] and esc.params["thread_ts"] == ev["ts"]
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from bot.jobs import RateLimiter
+from bot.local_worker import local_prefix
 from testkit.bot_harness import BotHarness, wait_until
 from testkit.fakes import slack_payloads as sp
 from testkit.fakes.gemini_server import FakeGemini
@@ -80,7 +80,9 @@ def test_milvus_command_echoes_the_question_into_the_channel_escaped(world):
 def test_a_rate_limited_user_is_answered_again_once_the_window_has_passed(world):
     h, slack, _ = world
     window = 1.0
-    saved, h.bot.intake.limiter = h.bot.intake.limiter, RateLimiter(1, window_s=window)  # 1 question/second
+    intake = h.bot.intake
+    saved = intake.rate_limit, intake.rate_window_s
+    intake.rate_limit, intake.rate_window_s = 1, window  # 1 question/second (in the store: all replicas)
     try:
         first = sp.app_mention(f"<@UBOT> {QUESTION}", channel="CRATE", user="URATE")
         h.post_event(first)
@@ -96,7 +98,7 @@ def test_a_rate_limited_user_is_answered_again_once_the_window_has_passed(world)
         h.post_event(third)
         posts = _answered(h, slack, "CRATE", 2)
     finally:
-        h.bot.intake.limiter = saved
+        intake.rate_limit, intake.rate_window_s = saved
     assert [p.params["thread_ts"] for p in posts] == [first["ts"], third["ts"]]  # the second: notice only
     assert all(DOC_PHRASE in _final(slack, p) for p in posts)
     assert len([c for c in slack.calls_to("chat.postEphemeral") if c.params.get("channel") == "CRATE"]) == 1
@@ -105,29 +107,37 @@ def test_a_rate_limited_user_is_answered_again_once_the_window_has_passed(world)
 # ---- recovery: an answer already in the thread is edited, not posted again ------------------------------
 
 def _started_mention(h, slack, channel: str):
-    """A mention the bot accepted and started answering before it died: (state, job, question ts)."""
+    """A mention the bot accepted and a previous run of its local worker (now dead) claimed:
+    (store, job, question ts). The live worker claims nothing until `_restart(h)`."""
     assert h.idle()
-    state = h.bot.state
+    store = h.store
     ts = sp.next_ts()
     slack.add_message(channel, {"user": "U1", "text": f"<@UBOT> {QUESTION}", "ts": ts})
-    job = state.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel=channel, user="U1", question=QUESTION,
+    h.answering.worker.pause()
+    job = store.accept([f"ev:{uuid.uuid4().hex}"], kind="mention", channel=channel, user="U1", question=QUESTION,
                        ts=ts, thread_ts=ts)
-    state.start(job.id)
-    return state, job, ts
+    assert [j.id for j in store.claim(local_prefix() + "dead-run", lease_s=300)] == [job.id]
+    return store, job, ts
+
+
+def _restart(h) -> None:
+    """What a restarted bot does first on this machine: take back what its previous run held (no lease wait)."""
+    assert h.store.release_owner(local_prefix()) == 1
+    h.answering.worker.resume()
 
 
 def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_editing_it(world):
     h, slack, _ = world
     # the bot had started on it and posted the first words of the answer, then died
-    state, job, ts = _started_mention(h, slack, "CREC")
+    store, job, ts = _started_mention(h, slack, "CREC")
     partial = h.bot.client.chat_postMessage(channel="CREC", thread_ts=ts, text="According to the Milvus docs …")
-    state.update(job.id, reply_ts=partial["ts"])
+    store.update(job.id, reply_ts=partial["ts"])
     before = len(slack.calls)
 
-    assert h.bot.intake.recover() == (1, 0)  # what Bot.start() does after a restart
-    wait_until(lambda: state.job(job.id).status not in ("queued", "running"), 20)
+    _restart(h)
+    wait_until(lambda: store.job(job.id).status not in ("queued", "running"), 20)
     assert h.idle()
-    assert state.job(job.id).status == "done"
+    assert store.job(job.id).status == "done"
     calls = [c for c in slack.calls[before:] if c.method.startswith("chat.")]
     assert not [c for c in calls if c.method == "chat.postMessage"], [c.params for c in calls]
     assert calls and all(c.method == "chat.update" and c.params["ts"] == partial["ts"] and c.ok for c in calls)
@@ -209,8 +219,8 @@ def test_a_reply_posted_just_before_a_crash_is_found_by_its_metadata_and_edited(
     """The worst instant: the answer's first message was posted, then the bot died before it could
     store the message's ts. The retry finds the message by the job id in its metadata."""
     h, slack, _ = world
-    state, job, ts = _started_mention(h, slack, "CMETA")
-    from bot.reply import reply_metadata
+    store, job, ts = _started_mention(h, slack, "CMETA")
+    from bot.posting import reply_metadata
 
     partial = h.bot.client.chat_postMessage(channel="CMETA", thread_ts=ts, text="According to the Milvus docs …",
                                             metadata=reply_metadata(job.id))  # ... and no reply_ts stored
@@ -219,13 +229,13 @@ def test_a_reply_posted_just_before_a_crash_is_found_by_its_metadata_and_edited(
                                           metadata=reply_metadata(job.id + 1000))
     before = len(slack.calls)
 
-    assert h.bot.intake.recover() == (1, 0)
-    wait_until(lambda: state.job(job.id).status not in ("queued", "running"), 20)
+    _restart(h)
+    wait_until(lambda: store.job(job.id).status not in ("queued", "running"), 20)
     assert h.idle()
     calls = [c for c in slack.calls[before:] if c.method.startswith("chat.")]
     assert not [c for c in calls if c.method == "chat.postMessage"], [c.params for c in calls]
     assert calls and all(c.method == "chat.update" and c.params["ts"] == partial["ts"] for c in calls)
-    assert state.job(job.id).reply_ts == partial["ts"]
+    assert store.job(job.id).reply_ts == partial["ts"]
     replies = {m["ts"]: m for m in slack.thread("CMETA", ts) if m["ts"] != ts}
     assert set(replies) == {partial["ts"], other["ts"]} and replies[other["ts"]]["text"] == "another answer"
     assert DOC_PHRASE in json.dumps(replies[partial["ts"]].get("blocks"), ensure_ascii=False)
@@ -239,4 +249,4 @@ def test_every_answer_carries_its_job_id_in_message_metadata(world):
     posts = [c for c in slack.calls[before:] if c.method == "chat.postMessage" and c.params.get("thread_ts")]
     assert posts and all(c.params["metadata"]["event_type"] == "faqbot_answer" for c in posts)
     job_ids = {c.params["metadata"]["event_payload"]["job_id"] for c in posts}
-    assert len(job_ids) == 1 and h.bot.state.job(int(job_ids.pop())).reply_ts == posts[0].response["ts"]
+    assert len(job_ids) == 1 and h.store.job(int(job_ids.pop())).reply_ts == posts[0].response["ts"]

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot import blocks
-from bot.jobs import Intake
-from bot.state import State
+from bot.jobstore import JobStatus
+from bot.jobstore.sqlite import SQLiteJobStore as State
+from bot.worker import Worker
 from testkit.bot_harness import SECRET, BotHarness, all_text, wait_until
 from testkit.fakes import slack_payloads as sp
 from tests.milvus_server import MilvusServer, free_port
@@ -78,7 +79,7 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
             r["action"] and "Content" in r["action"] for r in fake_gemini.requests), 10)
         import psutil
 
-        answer_process = psutil.Process(proc.pid).children()  # serve answers in a child process
+        answer_process = psutil.Process(proc.pid).children()  # serve answers in a child worker process
         assert answer_process
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -107,21 +108,36 @@ def test_kill_9_after_ack_before_answer_is_answered_once_after_restart(tmp_path,
     assert b"xoxb-" not in logged and fake_gemini.api_key.encode() not in logged and SECRET.encode() not in logged
 
 
-def test_restart_answers_recent_questions_and_apologises_for_old_ones(tmp_path):
+def test_a_worker_answers_recent_questions_and_apologises_for_stale_ones(tmp_path):
+    """A question that waited longer than FAQBOT_ANSWER_WITHIN_SECONDS (the bot was down, or far
+    behind) gets a short apology instead of a late answer; one a dead run held says it restarted."""
     state = State(tmp_path / "state.db")
     assert oct(os.stat(tmp_path / "state.db").st_mode & 0o777) == "0o600"
     recent = state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1", ts="1.0", thread_ts="1.0")
     old = state.accept(["ev:2"], kind="mention", channel="C1", user="U1", question="q2", ts="2.0", thread_ts="2.0")
+    held = state.accept(["ev:3"], kind="mention", channel="C1", user="U1", question="q3", ts="3.0", thread_ts="3.0")
     state.update(old.id, created=time.time() - 3600)
+    state.update(held.id, created=time.time() - 3600)
+    assert state.claim("host/local/dead", 300, limit=1)[0].id == recent.id
+    state.claim("host/local/dead", 300, limit=2)  # old and held
+    state.update(old.id, status="queued", owner=None, attempts=0)  # old: never claimed
     assert state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1") is None
+    assert state.release_owner("host/local/") == 2  # what a restarted bot on this machine does first
     handled, notices = [], []
-    intake = Intake(state, handled.append, lambda job, kind: notices.append((job.id, kind)), workers=1)
-    assert intake.recover() == (1, 1)
-    intake.start()
-    assert intake.wait_idle(5)
-    intake.notices.shutdown(wait=True)
-    assert [j.id for j in handled] == [recent.id]
-    assert notices == [(old.id, "restarted")]
+
+    def handle(job):
+        handled.append(job.id)
+        return JobStatus.DONE, None
+
+    worker = Worker(state, handle, lambda job, kind: notices.append((job.id, kind)), "host/local/new",
+                    concurrency=2, answer_within_s=600).start()
+    try:
+        wait_until(lambda: all(state.job(j.id).status not in ("queued", "running") for j in (recent, old, held)), 5)
+    finally:
+        worker.stop()
+    assert handled == [recent.id]
+    assert sorted(notices) == [(old.id, "late"), (held.id, "restarted")]
+    assert [state.job(j).status for j in (recent.id, old.id, held.id)] == ["done", "failed", "failed"]
 
 
 def test_dedupe_and_intake_share_one_transaction(tmp_path):

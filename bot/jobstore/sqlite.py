@@ -23,7 +23,7 @@ from . import (ACCEPT_FIELDS, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnava
                check_job, check_vote, job_from_row, unique_keys)
 
 POOL_SIZE = 4  # SQLite connections per process: writes are one at a time anyway, reads are short
-POLL_S = 0.2  # wait_for_work: how often to look for jobs accepted by other processes
+POLL_S = 0.02  # wait_for_work: how often to look for jobs accepted by other processes (an indexed MAX(id))
 
 # Idempotent: runs on every start, in one write transaction (several processes may start at once).
 SCHEMA = [
@@ -330,7 +330,7 @@ class SQLiteJobStore:
         return job_from_row(rows[0]) if rows else None
 
     def wait_for_work(self, timeout_s: float) -> None:
-        self._wakeup.wait(timeout_s, poll=self._poll)
+        self._wakeup.wait(timeout_s, poll=self._poll, poll_every_s=POLL_S)
 
     def _poll(self) -> None:
         """Another process accepted a job? (one waiting thread looks, at most every POLL_S)"""

@@ -9,13 +9,13 @@ def register(app, bot) -> None:
         ack()
         value = "up" if action["action_id"] == "feedback_up" else "down"
         user = body["user"]["id"]
-        bot.state.add_feedback(action.get("value", ""), user, value)
+        bot.store.add_feedback(action.get("value", ""), user, value)
         bot.later(bot.ephemeral, body, "Thanks for the feedback!" if value == "up"
                   else "Thanks — noted. Use *Still need help* if you need a human.")
 
     @app.action("escalate")
     def on_escalate(ack, body, action):
         ack()
-        if not bot.state.remember(f"esc:{action.get('value')}:{body['user']['id']}"):
+        if not bot.store.remember(f"esc:{action.get('value')}:{body['user']['id']}"):
             return  # double click
         bot.later(bot.escalate, body)

@@ -1,4 +1,5 @@
-"""`faqbot serve` answers in a child process (bot/answer_process.py): acks stay in the parent."""
+"""`faqbot serve` on one machine answers in a child worker process (bot/local_worker.py): acks stay in the
+parent, jobs go through the SQLite job store."""
 
 import json
 import os
@@ -9,8 +10,10 @@ import urllib.request
 
 import pytest
 
-from bot.answer_process import ProcessIntake
-from bot.state import State
+from bot.intake import Intake
+from bot.jobstore.memory import MemoryJobStore
+from bot.jobstore.sqlite import SQLiteJobStore as State
+from bot.local_worker import LocalWorker
 from rag_core.errors import ServeError
 from testkit.bot_harness import SECRET, BotHarness, wait_until
 from testkit.fakes import slack_payloads as sp
@@ -30,8 +33,8 @@ def _posts(slack):
 def test_answers_come_from_the_child_exactly_once(tmp_path, slack):
     h = BotHarness(tmp_path, slack, FAQBOT_ANSWER_PROCESS="true").start()
     try:
-        assert isinstance(h.bot.intake, ProcessIntake)
-        child = h.bot.intake._proc
+        assert isinstance(h.answering, LocalWorker)
+        child = h.answering._proc
         assert child.is_alive() and child.pid != os.getpid()
         event = sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")
         status, envelope = h.post_event(event)
@@ -44,7 +47,8 @@ def test_answers_come_from_the_child_exactly_once(tmp_path, slack):
         posts = _posts(slack)
         assert len(posts) == 1 and posts[0].params["thread_ts"] == event["ts"]
         assert "milvus.io" in json.dumps(posts[0].params)
-        assert h.bot.intake.stats["answered"] == 1 and h.bot.intake.stats["duplicates"] == 1
+        assert h.bot.intake.stats["accepted"] == 1 and h.bot.intake.stats["duplicates"] == 1
+        wait_until(lambda: h.answering.stats.get("answered") == 1, 5)  # the child reports every 2 s
         status, body = _health(h.port)
         assert status == 200 and body["milvus"] == "ok" and body["queue_depth"] == 0
     finally:
@@ -56,7 +60,7 @@ def test_a_crashed_child_is_replaced_and_the_question_still_answered_once(tmp_pa
     h = BotHarness(tmp_path, slack, fake_gemini, FAQBOT_ANSWER_PROCESS="true", GEMINI_TIMEOUT="60").start()
     try:
         fake_gemini.latency = 30  # the child is writing the answer when it dies
-        first = h.bot.intake._proc
+        first = h.answering._proc
         event = sp.app_mention(f"<@UBOT> {QUESTION}", channel="C1")
         assert h.post_event(event)[0] == 200
         slack.wait_for("reactions.add", 1)
@@ -64,8 +68,8 @@ def test_a_crashed_child_is_replaced_and_the_question_still_answered_once(tmp_pa
             r["action"] and "Content" in r["action"] for r in fake_gemini.requests), 10)
         os.kill(first.pid, signal.SIGKILL)
         fake_gemini.latency = 0
-        wait_until(lambda: h.bot.intake.restarts == 1, 30)
-        assert h.bot.intake._proc.pid != first.pid and h.bot.intake._proc.is_alive()
+        wait_until(lambda: h.answering.restarts == 1, 30)
+        assert h.answering._proc.pid != first.pid and h.answering._proc.is_alive()
         slack.wait_for("chat.postMessage", 1, timeout=30)
         assert h.idle(30)
         time.sleep(0.5)
@@ -91,7 +95,7 @@ def test_a_locked_lite_file_stops_the_start_with_the_fixes(tmp_path, slack):
         assert "MILVUS_URI" in str(err.value)
     finally:
         h.bot.stop()
-        h.bot.state.close()
+        h.store.close()
         h.pipeline.store.close()
 
 
@@ -117,7 +121,7 @@ def test_concurrent_accepts_commit_together_and_dedupe_within_a_batch(tmp_path):
     assert len(accepted) == 100
     assert len({r.id for r in accepted}) == 100
     assert sorted(r.question for r in accepted) == sorted(f"q{i}" for i in range(100))
-    assert state.counts() == {"queued": 100}
+    assert state.stats()["by_status"] == {"queued": 100}
     for r in accepted:
         assert state.job(r.id).question == r.question
 
@@ -143,21 +147,21 @@ def test_a_state_db_from_before_opens_and_dedupes(tmp_path):
     assert state.accept(["ev:old"], kind="mention", channel="C1", user="U1", question="again") is None
     job = state.accept(["ev:new"], kind="mention", channel="C1", user="U1", question="new")
     assert job is not None and job.id == 2
-    assert [j.question for j in state.unfinished()] == ["old", "new"]
+    assert [j.question for j in state.claim("w", 15, limit=10)] == ["old", "new"]
 
 
 def test_prune_keeps_the_newest_job_so_ids_never_restart(tmp_path):
     state = State(tmp_path / "state.db")
     ids = [state.accept([f"ev:{i}"], kind="mention", channel="C1", user="U1", question="q").id for i in range(3)]
-    for i in ids:
-        state.finish(i)
+    for job in state.claim("w", 15, limit=10):
+        state.finish(job.id, "w", "done")
     state.prune(older_than_s=-1)
     assert state.job(ids[-1]) is not None and state.job(ids[0]) is None
     assert state.accept(["ev:next"], kind="mention", channel="C1", user="U1", question="q").id == ids[-1] + 1
 
 
 def test_ack_path_writes_go_before_queued_worker_writes():
-    from bot.state import _WriteLock
+    from bot.jobstore.sqlite import _WriteLock
 
     lock, order = _WriteLock(), []
     holder = threading.Event()
@@ -188,43 +192,25 @@ def test_ack_path_writes_go_before_queued_worker_writes():
     assert order[0] == "ack" and sorted(order[1:]) == ["worker0", "worker1", "worker2"]
 
 
-def test_the_child_pauses_while_the_parent_acknowledges():
-    import multiprocessing as mp
-
-    from bot.jobs import AckGate, RemoteAckGate
-
-    shared = mp.get_context("spawn").RawValue("i", 0)
-    gate = AckGate()
-    gate.shared = shared
-    remote = RemoteAckGate(shared)
-    t0 = time.monotonic()
-    remote.yield_to_acks()
-    assert time.monotonic() - t0 < 0.05  # nothing to wait for
-    with gate.acking():
-        assert shared.value == 1
-        t0 = time.monotonic()
-        remote.yield_to_acks(max_wait=0.2)
-        assert 0.19 <= time.monotonic() - t0 < 1.0  # waited, but never longer than max_wait
-        gate.yield_to_acks()  # an ack never waits for itself
-    assert shared.value == 0
-
-
-def test_more_questions_than_workers_plus_queue_get_the_busy_notice(tmp_path):
-    """The parent bounds what the child has not finished (workers + FAQBOT_QUEUE_SIZE), like the
-    in-process queue: beyond it the question is stored as 'busy' and the user is told."""
-    state = State(tmp_path / "state.db")
+def test_questions_beyond_the_backlog_bound_get_the_busy_notice():
+    """FAQBOT_QUEUE_SIZE bounds the questions waiting for a worker: beyond it a question is stored
+    as skipped ('busy') at once, no worker ever claims it, and the asker is told."""
+    store = MemoryJobStore()
     notices = []
-    intake = ProcessIntake(state, lambda job, kind: notices.append((job.question, kind)), None, None,
-                           workers=1, queue_size=2, rate_limit=0)  # not started: nothing finishes
-    for i in range(5):
+    intake = Intake(store, lambda job, kind: notices.append((job.question, kind)), rate_limit=0, queue_size=3)
+    for i in range(5):  # no worker runs: nothing is claimed
         assert intake.submit([f"ev:{i}"], kind="mention", channel="C1", user=f"U{i}", question=f"q{i}") is not None
-    intake.notices.shutdown(wait=True)
+    intake.stop()
     assert sorted(notices) == [("q3", "busy"), ("q4", "busy")]
-    assert intake.stats["busy"] == 2 and intake.depth == 3 and intake.in_flight == 0
-    assert state.counts() == {"queued": 3, "busy": 2}
+    assert intake.stats["busy"] == 2 and intake.stats["accepted"] == 5
+    assert store.stats()["by_status"] == {"queued": 3, "skipped": 2}
+    assert [j.question for j in store.claim("w", 15, limit=10)] == ["q0", "q1", "q2"]
+    intake.refresh()  # the serve process re-reads the depth every second
+    assert intake.submit(["ev:5"], kind="mention", channel="C1", user="U5", question="q5") is not None
+    assert store.job(6).status == "queued"
 
 
-def test_the_answer_process_reindexes_changed_docs_while_serving(tmp_path, slack, faq_folder):
+def test_the_local_worker_reindexes_changed_docs_while_serving(tmp_path, slack, faq_folder):
     """FAQBOT_REINDEX_INTERVAL: the child (which holds the Lite file) re-ingests in the background."""
     import shutil
 

@@ -1,0 +1,93 @@
+"""The serve side of a question: validate it, store it once, acknowledge.
+
+Listeners call `Intake.submit()`: the job and its dedupe keys go into the job store in one
+transaction (durable before Slack gets its 200; a redelivery to any replica finds the keys and
+makes no second job). Then the per-user rate limit (shared by all replicas, in the store) and a
+backlog check; a question turned away gets a short notice, sent off the ack path. Answering is
+the worker's job (worker.py): it claims jobs from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from .jobstore import Job, JobStatus, JobStore
+
+log = logging.getLogger(__name__)
+
+DEPTH_EVERY_S = 1.0  # how often the backlog estimate is refreshed from the store (off the ack path)
+
+
+class Intake:
+    def __init__(self, store: JobStore, notify: Callable[[Job, str], None], rate_limit: int = 5,
+                 queue_size: int = 200):
+        self.store = store
+        self._notify = notify  # (job, kind) -> a short notice to the asker
+        self.rate_limit = rate_limit
+        self.rate_window_s = 60.0
+        self.queue_size = queue_size
+        self.notices = ThreadPoolExecutor(2, thread_name_prefix="notice")
+        self._lock = threading.Lock()
+        self._depth = 0  # queued jobs at the last refresh, plus those accepted here since
+        self._refreshed = 0.0
+        self.stats = {"accepted": 0, "duplicates": 0, "rate_limited": 0, "busy": 0}
+
+    def submit(self, keys: list[str], **job) -> Job | None:
+        """Accept a question exactly once. Returns the job, or None for a duplicate. Raises
+        StateUnavailable when the store cannot be reached: the event is then not acknowledged."""
+        for name in ("kind", "channel", "question"):
+            if not isinstance(job.get(name), str) or not job[name]:
+                raise ValueError(f"payload without a usable {name}")
+        for name in ("user", "ts", "thread_ts", "response_url", "team"):
+            if job.get(name) is not None and not isinstance(job[name], str):
+                raise ValueError(f"payload with a malformed {name}")
+        job["user"] = job.get("user") or ""
+        accepted = self.store.accept(keys, **job)
+        if accepted is None:
+            self._count("duplicates")
+            return None
+        self._count("accepted")
+        if not self.store.allow(accepted.user, self.rate_limit, self.rate_window_s):
+            self._turn_away(accepted, "rate_limited")
+        elif self._backlog() > self.queue_size:
+            self._turn_away(accepted, "busy")
+        return accepted
+
+    def _backlog(self) -> int:
+        """Questions waiting for a worker, estimated without a query on the ack path: the store's
+        count at the last refresh plus every question accepted here since."""
+        with self._lock:
+            self._depth += 1
+            return self._depth
+
+    def refresh(self) -> None:
+        """Re-read the queue depth (the serve process's maintenance thread calls this every second)."""
+        depth = self.store.stats()["queue_depth"]
+        with self._lock:
+            self._depth = depth
+            self._refreshed = time.monotonic()
+
+    def _turn_away(self, job: Job, kind: str) -> None:
+        if not self.store.cancel(job.id, JobStatus.SKIPPED, error=kind):
+            return  # a worker claimed it in the meantime: it is answered after all
+        self._count(kind)
+        with self._lock:
+            self._depth -= 1
+        self.notices.submit(self._safe_notify, job, kind)
+
+    def _safe_notify(self, job: Job, kind: str) -> None:
+        try:
+            self._notify(job, kind)
+        except Exception:
+            log.exception("could not tell the user about %s (job %s)", kind, job.id)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def stop(self) -> None:
+        self.notices.shutdown(wait=True, cancel_futures=False)

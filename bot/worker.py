@@ -1,0 +1,176 @@
+"""The answering side: claim jobs from the store, answer them, record how they ended.
+
+One dispatcher thread claims as many jobs as there are free answer slots (`FAQBOT_WORKERS` answers
+in flight per process), a pool of threads answers them (`Responder.handle`), and a heartbeat thread
+renews the lease of every job held here every third of `FAQBOT_LEASE_SECONDS`. A worker that dies
+stops renewing: once its leases run out any other worker claims those jobs and edits the reply
+already posted (never a second one). A job that waited longer than FAQBOT_ANSWER_WITHIN_SECONDS
+gets a short apology instead of a late answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from .jobstore import Job, JobStatus, JobStore, StateUnavailable
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 16  # jobs per claim query at most
+IDLE_WAIT_S = 0.5  # a worker with nothing to do looks again at least this often (expired leases, stop)
+
+
+def owner_name(service: str) -> str:
+    """'<machine>/<service>/<pid>-<random>': release_owner('<machine>/local/') frees what a previous
+    run of the local worker held, without touching other machines' or other services' jobs."""
+    return f"{socket.gethostname()}/{service}/{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(self, store: JobStore, handle: Callable[[Job], tuple[JobStatus, str | None]],
+                 notify: Callable[[Job, str], None], owner: str, concurrency: int = 8, lease_s: float = 15.0,
+                 answer_within_s: float = 600.0):
+        self.store, self._handle, self._notify = store, handle, notify
+        self.owner, self.concurrency, self.lease_s = owner, concurrency, lease_s
+        self.answer_within_s = answer_within_s
+        self._held: dict[int, Job] = {}
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._claiming = threading.Event()
+        self._claiming.set()
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="answer")
+        self._threads: list[threading.Thread] = []
+        self.stats = {"claimed": 0, "answered": 0, "failed": 0, "skipped": 0, "expired": 0, "lost_lease": 0}
+        self.last_error: str | None = None  # the store's, while it cannot be reached
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "Worker":
+        for target, name in ((self._dispatch, "claims"), (self._renew, "heartbeats")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self, drain_s: float = 10.0) -> int:
+        """Claim nothing more; let answers in progress finish for up to `drain_s`, then give the
+        rest back to the queue (another worker takes them at once). Returns how many were released."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: not self._held, timeout=drain_s)
+            left = list(self._held)
+        for t in self._threads:  # nothing may use the store once stop() returns (the caller closes it)
+            t.join(IDLE_WAIT_S + 1.0)
+        released = sum(self.store.release(job_id, self.owner) for job_id in left)
+        if released:
+            log.info("released %d question(s) still being answered; another worker takes them", released)
+        self._pool.shutdown(wait=False)
+        return released
+
+    def pause(self) -> None:
+        """Claim nothing until resume() (answers in progress go on); e.g. while a test sets up a crash."""
+        self._claiming.clear()
+
+    def resume(self) -> None:
+        self._claiming.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._held)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Nothing held here and nothing queued in the store (tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._held and not self.store.stats()["by_status"].get(JobStatus.QUEUED, 0):
+                time.sleep(0.05)  # a claim may be on its way from the store to _held
+                if not self._held and not self.store.stats()["by_status"].get(JobStatus.QUEUED, 0):
+                    return True
+            time.sleep(0.02)
+        return False
+
+    # ---- claiming -------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while not self._stopping.is_set():
+            with self._cond:
+                if not self._cond.wait_for(lambda: len(self._held) < self.concurrency or self._stopping.is_set(),
+                                           timeout=IDLE_WAIT_S):
+                    continue
+                free = self.concurrency - len(self._held)
+            if self._stopping.is_set():
+                return
+            if not self._claiming.wait(IDLE_WAIT_S):
+                continue
+            try:
+                jobs = self.store.claim(self.owner, self.lease_s, limit=min(free, CLAIM_BATCH))
+                self.last_error = None
+            except StateUnavailable as exc:
+                if self.last_error is None:
+                    log.error("cannot claim questions: %s (retrying every second)", exc)
+                self.last_error = str(exc)
+                self._stopping.wait(1.0)
+                continue
+            if not jobs:
+                self.store.wait_for_work(IDLE_WAIT_S)
+                continue
+            with self._cond:
+                for job in jobs:
+                    self._held[job.id] = job
+            self.stats["claimed"] += len(jobs)
+            for job in jobs:
+                self._pool.submit(self._run, job)
+
+    def _run(self, job: Job) -> None:
+        status, error = JobStatus.FAILED, "unhandled"
+        try:
+            if time.time() - job.created > self.answer_within_s:
+                status, error = self._too_late(job)
+            else:
+                status, error = self._handle(job)
+        except Exception:
+            log.exception("job %s failed", job.id)
+        finally:
+            self._record(job, status, error)
+
+    def _too_late(self, job: Job) -> tuple[JobStatus, str]:
+        """Older than FAQBOT_ANSWER_WITHIN_SECONDS: say so rather than answer a stale question."""
+        self.stats["expired"] += 1
+        try:
+            self._notify(job, "restarted" if job.attempts > 1 else "late")
+        except Exception as exc:
+            log.warning("job %s: could not send the late notice (%s)", job.id, exc)
+        return JobStatus.FAILED, "expired"
+
+    def _record(self, job: Job, status: JobStatus, error: str | None) -> None:
+        try:
+            if not self.store.finish(job.id, self.owner, status, error):
+                self.stats["lost_lease"] += 1
+                log.warning("job %s: its lease ran out and another worker took it over", job.id)
+        except StateUnavailable as exc:
+            log.error("job %s: answered, but its status was not stored (%s); it is retried after the lease", job.id, exc)
+        key = {JobStatus.DONE: "answered", JobStatus.SKIPPED: "skipped"}.get(status, "failed")
+        self.stats[key] += 1
+        with self._cond:
+            self._held.pop(job.id, None)
+            self._cond.notify_all()
+
+    # ---- leases ---------------------------------------------------------------------------
+    def _renew(self) -> None:
+        every = max(0.5, self.lease_s / 3)
+        while not self._stopping.wait(every):
+            with self._cond:
+                held = list(self._held)
+            for job_id in held:
+                try:
+                    if not self.store.heartbeat(job_id, self.owner, self.lease_s) and job_id in self._held:
+                        log.warning("job %s: lease lost (the store gave it to another worker)", job_id)
+                except StateUnavailable as exc:
+                    log.warning("lease of job %s not renewed: %s", job_id, exc)
+                    break
