@@ -334,3 +334,46 @@ def test_payload_shapes():
     p = sp.block_actions("act", "v", thread_ts="1700000000.000001")
     assert p["container"]["thread_ts"] == "1700000000.000001"
     assert sp.interaction_body(p).startswith(b"payload=")
+
+
+def _feedback_block(**changes) -> dict:
+    el = {"type": "feedback_buttons", "action_id": "feedback",
+          "positive_button": {"text": {"type": "plain_text", "text": "👍"}, "value": "good",
+                              "accessibility_label": "This answer helped"},
+          "negative_button": {"text": {"type": "plain_text", "text": "👎"}, "value": "bad"}}
+    el.update(changes)
+    return {"type": "context_actions", "block_id": "fb", "elements": [el]}
+
+
+def test_context_actions_feedback_and_icon_buttons(client):
+    trash = {"type": "icon_button", "icon": "trash", "action_id": "delete", "value": "x",
+             "text": {"type": "plain_text", "text": "Delete"}, "visible_to_user_ids": ["U1"]}
+    ok = [_feedback_block(), {"type": "context_actions", "elements": [trash]}]
+    assert client.chat_postMessage(channel="C1", text="answer", blocks=ok)["ok"]
+
+    too_long = {"text": {"type": "plain_text", "text": "y" * 76}, "value": "good"}
+    cases = {
+        "/blocks/0/elements/0/negative_button": _feedback_block(negative_button=None),
+        "/blocks/0/elements/0/positive_button/value": _feedback_block(
+            positive_button={"text": {"type": "plain_text", "text": "👍"}}),
+        "/blocks/0/elements/0/positive_button/text/text": _feedback_block(positive_button=too_long),
+        "/blocks/0/elements/0/positive_button/accessibility_label": _feedback_block(
+            positive_button={"text": {"type": "plain_text", "text": "ok"}, "value": "v",
+                             "accessibility_label": "a" * 76}),
+        "/blocks/0/elements/0/icon": {"type": "context_actions", "elements": [{**trash, "icon": "star"}]},
+        "/blocks/0/elements": {"type": "context_actions", "elements": [trash] * 6},
+        "/blocks/0/elements/0/type": {"type": "context_actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "b"}}]},
+    }
+    for pointer, block in cases.items():
+        with pytest.raises(SlackApiError) as ei:
+            client.chat_postMessage(channel="C1", text="t", blocks=[block])
+        assert ei.value.response["error"] == "invalid_blocks"
+        assert any(m.endswith(f"[json-pointer:{pointer}]") for m in ei.value.response["response_metadata"]["messages"]), (
+            pointer, ei.value.response["response_metadata"])
+    # feedback buttons only live inside a context_actions block
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C1", text="t", blocks=[
+            {"type": "actions", "elements": _feedback_block()["elements"]}])
+    assert ei.value.response["response_metadata"]["messages"] == [
+        "[ERROR] unsupported type: feedback_buttons [json-pointer:/blocks/0/elements/0/type]"]

@@ -34,6 +34,8 @@ from urllib.parse import parse_qs, urlparse
 
 from websockets.sync.server import ServerConnection, serve
 
+from testkit.fakes.slack_blockkit import validate_blocks
+
 __all__ = ["Call", "FakeSlack", "FakeSocketMode"]
 
 
@@ -72,141 +74,6 @@ _ERROR_STATUS = {"ratelimited": 429, "internal_error": 500, "fatal_error": 500, 
 
 def _err(error: str, **extra: Any) -> SlackApiErrorResponse:
     return SlackApiErrorResponse(error, **extra)
-
-
-# --------------------------------------------------------------------------------------
-# Block Kit validation (the subset of limits a chat bot is likely to hit)
-# --------------------------------------------------------------------------------------
-
-_MESSAGE_BLOCK_TYPES = {
-    "actions", "context", "divider", "file", "header", "image", "input", "markdown",
-    "rich_text", "section", "video", "table", "context_actions", "card", "task_card", "plan",
-}
-
-
-def validate_blocks(blocks: Any) -> list[str]:
-    """Return real-Slack-style error strings (empty list when valid)."""
-    errors: list[str] = []
-
-    def e(msg: str, ptr: str) -> None:
-        errors.append(f"{msg} [json-pointer:{ptr}]")
-
-    if not isinstance(blocks, list):
-        e("must be an array", "/blocks")
-        return errors
-    if len(blocks) > 50:
-        e("no more than 50 items allowed", "/blocks")
-    markdown_total = 0
-    block_ids: set[str] = set()
-
-    def text_obj(obj: Any, ptr: str, max_len: int, types=("plain_text", "mrkdwn")) -> None:
-        if not isinstance(obj, dict):
-            e("must be an object", ptr)
-            return
-        if obj.get("type") not in types:
-            e(f"must be one of {list(types)}", ptr + "/type")
-        t = obj.get("text")
-        if not isinstance(t, str):
-            e("must provide a string", ptr + "/text")
-        elif len(t) == 0:
-            e("must be more than 0 characters", ptr + "/text")
-        elif len(t) > max_len:
-            e(f"must be less than {max_len + 1} characters", ptr + "/text")
-
-    def unique_id(value: Any, seen: set[str], ptr: str, name: str) -> None:
-        """block_id / action_id: a string of at most 255 characters, unique within its scope."""
-        if value is None:
-            return
-        if not isinstance(value, str) or len(value) > 255:
-            e("must be less than 256 characters", ptr)
-        elif value in seen:
-            e(f"duplicate {name}", ptr)
-        else:
-            seen.add(value)
-
-    def elements(block: dict, ptr: str, most: int) -> list:
-        """A block's `elements` (1..most items) as (index, element); [] after reporting a bad list."""
-        els = block.get("elements")
-        if not isinstance(els, list) or not els:
-            e("must provide at least 1 item", ptr + "/elements")
-            return []
-        if len(els) > most:
-            e(f"no more than {most} items allowed", ptr + "/elements")
-            return []
-        return list(enumerate(els))
-
-    def element(el: Any, ptr: str, action_ids: set[str]) -> None:
-        if not isinstance(el, dict) or "type" not in el:
-            e("must provide an object with a type", ptr)
-            return
-        unique_id(el.get("action_id"), action_ids, ptr + "/action_id", "action_id")
-        if el["type"] == "button":
-            text_obj(el.get("text"), ptr + "/text", 75, types=("plain_text",))
-            v = el.get("value")
-            if v is not None and (not isinstance(v, str) or len(v) > 2000):
-                e("must be less than 2001 characters", ptr + "/value")
-            u = el.get("url")
-            if u is not None and (not isinstance(u, str) or len(u) > 3000):
-                e("must be less than 3001 characters", ptr + "/url")
-            st = el.get("style")
-            if st is not None and st not in ("primary", "danger"):
-                e("must be one of [primary, danger]", ptr + "/style")
-
-    for i, b in enumerate(blocks):
-        p = f"/blocks/{i}"
-        if not isinstance(b, dict):
-            e("must be an object", p)
-            continue
-        t = b.get("type")
-        if t not in _MESSAGE_BLOCK_TYPES:
-            e(f"unsupported type: {t}", p + "/type")
-            continue
-        unique_id(b.get("block_id"), block_ids, p + "/block_id", "block_id")
-        action_ids: set[str] = set()
-        if t == "section":
-            if "text" not in b and "fields" not in b:
-                e("must provide either text or fields", p)
-            if "text" in b:
-                text_obj(b["text"], p + "/text", 3000)
-            if "fields" in b:
-                fields = b["fields"]
-                if not isinstance(fields, list) or len(fields) > 10:
-                    e("no more than 10 items allowed", p + "/fields")
-                else:
-                    for j, f in enumerate(fields):
-                        text_obj(f, f"{p}/fields/{j}", 2000)
-            if "accessory" in b:
-                element(b["accessory"], p + "/accessory", action_ids)
-        elif t == "header":
-            text_obj(b.get("text"), p + "/text", 150, types=("plain_text",))
-        elif t == "markdown":
-            txt = b.get("text")
-            if not isinstance(txt, str) or not txt:
-                e("must be more than 0 characters", p + "/text")
-            else:
-                if len(txt) > 12000:
-                    e("must be less than 12001 characters", p + "/text")
-                markdown_total += len(txt)
-        elif t == "context":
-            for j, el in elements(b, p, 10):
-                if isinstance(el, dict) and el.get("type") in ("plain_text", "mrkdwn"):
-                    text_obj(el, f"{p}/elements/{j}", 3000)
-                elif not (isinstance(el, dict) and el.get("type") == "image"):
-                    e("must be one of [image, plain_text, mrkdwn]", f"{p}/elements/{j}/type")
-        elif t == "actions":
-            for j, el in elements(b, p, 25):
-                element(el, f"{p}/elements/{j}", action_ids)
-        elif t == "image":
-            if not (b.get("image_url") or b.get("slack_file")):
-                e("must provide image_url or slack_file", p)
-            if not isinstance(b.get("alt_text"), str) or not b.get("alt_text"):
-                e("must provide alt_text", p + "/alt_text")
-        elif t == "rich_text":
-            if not isinstance(b.get("elements"), list):
-                e("must provide an array", p + "/elements")
-    if markdown_total > 12000:
-        e("cumulative length of markdown blocks must be less than 12001 characters", "/blocks")
-    return errors
 
 
 def _invalid_blocks(errors: list[str]) -> SlackApiErrorResponse:
