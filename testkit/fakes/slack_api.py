@@ -35,6 +35,11 @@ from urllib.parse import parse_qs, urlparse
 from websockets.sync.server import ServerConnection, serve
 
 from testkit.fakes.slack_blockkit import validate_blocks
+from testkit.fakes.slack_errors import SlackApiErrorResponse
+from testkit.fakes.slack_errors import err as _err
+from testkit.fakes import slack_streams as streams
+from testkit.fakes.slack_errors import invalid_arguments
+from testkit.fakes.slack_errors import invalid_blocks as _invalid_blocks
 
 __all__ = ["Call", "FakeSlack", "FakeSocketMode"]
 
@@ -53,35 +58,12 @@ class Call:
         return isinstance(self.response, dict) and bool(self.response.get("ok"))
 
 
-class SlackApiErrorResponse(Exception):
-    """Raised inside a method handler to answer ``{"ok": false, ...}``."""
-
-    def __init__(self, error: str, status: int = 200, headers: dict | None = None, **extra: Any):
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.headers = headers or {}
-        self.extra = extra
-
-
 _JSON_PARAMS = ("blocks", "attachments", "chunks", "prompts", "metadata", "unfurl_links_json")
 _TS_RE = re.compile(r"^\d{10}\.\d{6}$")
 _EMOJI_RE = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
 
 # HTTP status used by ``fail()`` for some errors (everything else is 200).
 _ERROR_STATUS = {"ratelimited": 429, "internal_error": 500, "fatal_error": 500, "service_unavailable": 503}
-
-
-def _err(error: str, **extra: Any) -> SlackApiErrorResponse:
-    return SlackApiErrorResponse(error, **extra)
-
-
-def _invalid_blocks(errors: list[str]) -> SlackApiErrorResponse:
-    return _err(
-        "invalid_blocks",
-        errors=errors,
-        response_metadata={"messages": [f"[ERROR] {m}" for m in errors]},
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -388,7 +370,9 @@ class FakeSlack:
         self._latency: dict[str, float] = {}
         self._channels: dict[str, dict] = {}
         self.messages: dict[str, dict[str, dict]] = {}  # channel -> ts -> message
-        self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> {"state": ..}
+        self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> record, see slack_streams.new_stream
+        self._stream_limits: dict[str, Any] = {"after_appends": None, "after_seconds": None}
+        self.messages_tab_enabled = True  # False: streams in DMs get messages_tab_disabled
         self.assistant_threads: dict[tuple[str, str], dict] = {}  # (channel_id, thread_ts) -> status/title/prompts
         self._response_urls: dict[str, int] = {}
         self._ts_lock = threading.Lock()
@@ -495,6 +479,27 @@ class FakeSlack:
     def set_latency(self, method: str, seconds: float) -> None:
         with self._cond:
             self._latency[method] = seconds
+
+    # -- streaming faults
+    def expire_streams(self, after_appends: int | None = None, after_seconds: float | None = None) -> None:
+        """Close every stream (open or future) once it has had ``after_appends`` appends or is
+        ``after_seconds`` old, as Slack's own stream timeout does: the next appendStream or
+        stopStream then gets ``message_not_in_streaming_state``."""
+        with self._cond:
+            self._stream_limits = {"after_appends": after_appends, "after_seconds": after_seconds}
+
+    def end_stream(self, channel: str, ts: str, reason: str = "expired") -> None:
+        """End one stream now: ``expired`` (Slack's timeout) or ``stopped_by_user`` (the user
+        pressed Stop: appends get ``stopped_by_user``, stopStream ``message_not_in_streaming_state``)."""
+        if reason not in ("expired", "stopped_by_user"):
+            raise ValueError(f"unknown reason {reason!r}")
+        with self._cond:
+            self.streams[(channel, ts)]["state"] = reason
+
+    def stream(self, channel: str, ts: str) -> dict:
+        """A copy of what the fake recorded for one stream (see slack_streams.new_stream)."""
+        with self._cond:
+            return json.loads(json.dumps(self.streams[(channel, ts)]))
 
     def add_channel(self, channel_id: str, members_include_bot: bool = True, name: str | None = None,
                     is_private: bool = False) -> None:
@@ -829,88 +834,72 @@ class FakeSlack:
         return {"ok": True, "channel": channel,
                 "permalink": f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
 
-    # -- streaming
-    @staticmethod
-    def _stream_text(p: dict) -> tuple[str, list]:
-        """Text appended by one stream call: markdown_text plus markdown_text chunks."""
-        text = ""
-        mt = p.get("markdown_text")
-        if mt is not None:
-            if not isinstance(mt, str):
-                raise _err("invalid_arguments")
-            text += mt
-        chunks = p.get("chunks")
-        if chunks is not None:
-            if not isinstance(chunks, list):
-                raise _err("invalid_chunks")
-            for c in chunks:
-                if not isinstance(c, dict) or c.get("type") not in ("markdown_text", "task_update", "plan_update",
-                                                                     "blocks"):
-                    raise _err("invalid_chunks")
-                if c["type"] == "markdown_text":
-                    if not isinstance(c.get("text"), str):
-                        raise _err("invalid_chunks")
-                    text += c["text"]
-                elif c["type"] == "blocks":
-                    errs = validate_blocks(c.get("blocks"))
-                    if errs:
-                        raise _invalid_blocks(errs)
-        if len(text) > 12000:
-            raise _err("msg_too_long")
-        return text, list(chunks or [])
+    # -- streaming (rules and their sources: testkit/fakes/slack_streams.py)
+    def _check_messages_tab(self, channel: str) -> None:
+        """A stream in the app's DM needs the Messages tab (``messages_tab_disabled``)."""
+        if channel.startswith("D") and not self.messages_tab_enabled:
+            raise _err("messages_tab_disabled")
 
     def _chat_start_stream(self, p: dict) -> dict:
         channel = self._check_channel(p.get("channel"))
-        thread_ts = p.get("thread_ts")
-        if thread_ts is not None and not _TS_RE.match(str(thread_ts)):
-            raise _err("invalid_thread_ts")
-        text, chunks = self._stream_text(p)
+        self._check_messages_tab(channel)
+        streams.check_start_args(p, in_dm=channel.startswith("D"))
+        content = streams.read_content(p)
+        st = streams.new_stream(p, streams.ignored_args(p, streams.START_ARGS))
+        streams.apply_content(st, content, "start")
         ts = self._next_ts()
-        msg = self._bot_message(text, ts, thread_ts=thread_ts)
+        msg = self._bot_message(content.text, ts, thread_ts=p["thread_ts"])
         self.messages.setdefault(channel, {})[ts] = msg
-        if thread_ts:
-            self._note_reply(channel, thread_ts, msg)
-        self.streams[(channel, ts)] = {
-            "state": "streaming", "chunks": chunks, "thread_ts": thread_ts,
-            "recipient_team_id": p.get("recipient_team_id"), "recipient_user_id": p.get("recipient_user_id"),
-            "appends": 0,
-        }
+        self._note_reply(channel, p["thread_ts"], msg)
+        self.streams[(channel, ts)] = st
         return {"ok": True, "channel": channel, "ts": ts}
 
-    def _stream_for(self, p: dict) -> tuple[str, str, dict]:
+    def _stream_for(self, p: dict, appending: bool) -> tuple[str, str, dict]:
+        """The live stream a call names, or the error Slack gives for that message."""
         channel = self._check_channel(p.get("channel"), post=False)
+        self._check_messages_tab(channel)
         ts = p.get("ts")
-        st = self.streams.get((channel, ts)) if ts else None
-        if st is None or st["state"] != "streaming":
+        if not ts:
+            raise invalid_arguments(["missing required field: ts"])
+        st = self.streams.get((channel, ts))
+        if st is None:
+            msg = self.messages.get(channel, {}).get(ts)
+            if msg is not None and msg.get("user") != self.bot_user_id:
+                raise _err("message_not_owned_by_app")
+            raise _err("message_not_in_streaming_state")
+        streams.close_if_due(st, **self._stream_limits)
+        if st["state"] == "stopped_by_user" and appending:
+            raise _err("stopped_by_user")
+        if st["state"] != "streaming":
             raise _err("message_not_in_streaming_state")
         return channel, ts, st
 
     def _chat_append_stream(self, p: dict) -> dict:
-        channel, ts, st = self._stream_for(p)
-        text, chunks = self._stream_text(p)
-        if not text and not chunks:
+        channel, ts, st = self._stream_for(p, appending=True)
+        content = streams.read_content(p)
+        if not content.text and not content.chunks:
             raise _err("no_text")
-        self.messages[channel][ts]["text"] += text
-        st["chunks"].extend(chunks)
+        streams.apply_content(st, content, "append")
+        st["ignored_args"] += streams.ignored_args(p, streams.APPEND_ARGS)
+        self.messages[channel][ts]["text"] += content.text
         st["appends"] += 1
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_stop_stream(self, p: dict) -> dict:
-        channel, ts, st = self._stream_for(p)
-        text, chunks = self._stream_text(p)
-        blocks = p.get("blocks")
-        if blocks is not None:
-            errs = validate_blocks(blocks) if not isinstance(blocks, str) else ["must be an array [json-pointer:/blocks]"]
-            if errs:
-                raise _invalid_blocks(errs)
+        channel, ts, st = self._stream_for(p, appending=False)
+        streams.check_stop_args(p)
+        self._check_metadata(p)
+        content = streams.read_content(p)
+        streams.apply_content(st, content, "stop")
+        st["ignored_args"] += streams.ignored_args(p, streams.STOP_ARGS)
+        st.update(state="stopped", stop_blocks=p.get("blocks"), metadata=p.get("metadata"),
+                  session_status=p.get("session_status"))
         msg = self.messages[channel][ts]
-        msg["text"] += text
-        st["chunks"].extend(chunks)
-        st["state"] = "stopped"
-        if blocks is not None:
-            msg["blocks"] = blocks
-        if p.get("metadata") is not None:
-            msg["metadata"] = p["metadata"]
+        msg["text"] += content.text
+        if st["blocks"] or st["stop_blocks"]:
+            msg["blocks"] = st["blocks"] + (st["stop_blocks"] or [])  # stop blocks render last
+        if st["metadata"] is not None:
+            msg["metadata"] = st["metadata"]
         return {"ok": True, "channel": channel, "ts": ts, "message": json.loads(json.dumps(msg))}
 
     # -- reactions
