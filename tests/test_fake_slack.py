@@ -558,3 +558,86 @@ def test_stream_append_rate_limited(fake, client):
     fake.fail("chat.appendStream", "ratelimited", times=1, retry_after=1)
     assert retrying.chat_appendStream(channel="C1", ts=ts, markdown_text=" again")["ok"]
     assert [c.status for c in fake.calls_to("chat.appendStream")][-2:] == [429, 200]
+
+
+def test_views_publish_home_tab(fake, client):
+    home = {"type": "home", "callback_id": "faqbot_home", "private_metadata": "v1",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Milvus FAQ*"}}]}
+    r = client.views_publish(user_id="U1", view=home)
+    assert r["view"]["type"] == "home" and r["view"]["callback_id"] == "faqbot_home" and r["view"]["hash"]
+    assert fake.home_view("U1")["blocks"] == home["blocks"] and fake.home_view("U2") is None
+
+    # republishing keeps the view id; hash must be the current one when given
+    r2 = client.views_publish(user_id="U1", view={**home, "private_metadata": "v2"}, hash=r["view"]["hash"])
+    assert r2["view"]["id"] == r["view"]["id"] and fake.home_view("U1")["private_metadata"] == "v2"
+    assert _slack_error(client.views_publish, user_id="U1", view=home, hash=r["view"]["hash"])["error"] == "hash_conflict"
+
+    bad = {
+        "/view/blocks": {**home, "blocks": [{"type": "divider"}] * 101},
+        "/view/private_metadata": {**home, "private_metadata": "m" * 3001},
+        "/view/callback_id": {**home, "callback_id": "c" * 256},
+        "/view/blocks/0/text/text": {**home, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+        "/view/type": {**home, "type": "modal"},
+    }
+    for pointer, view in bad.items():
+        resp = _slack_error(client.views_publish, user_id="U1", view=view)
+        assert resp["error"] == "invalid_arguments"
+        assert any(m.endswith(f"[json-pointer:{pointer}]") for m in resp["response_metadata"]["messages"]), resp
+    client.views_publish(user_id="U1", view={**home, "blocks": [{"type": "divider"}] * 100})  # 100 is fine
+    resp = _slack_error(client.api_call, "views.publish", json={"user_id": "U1", "view": "not json"})
+    assert resp["response_metadata"]["messages"][0] == "[ERROR] failed to match all allowed schemas [json-pointer:/view]"
+    assert _slack_error(client.api_call, "views.publish", json={"view": home})["error"] == "invalid_arguments"
+
+    client.views_publish(user_id="U1", view={**home, "external_id": "faq-home-U1"})
+    assert _slack_error(client.views_publish, user_id="U2",
+                        view={**home, "external_id": "faq-home-U1"})["error"] == "duplicate_external_id"
+    big = {"type": "section", "text": {"type": "mrkdwn", "text": "z" * 2990}}
+    assert _slack_error(client.views_publish, user_id="U3", view={**home, "blocks": [big] * 90})["error"] == \
+        "view_too_large"
+    fake.home_tab_enabled = False
+    assert _slack_error(client.views_publish, user_id="U1", view=home)["error"] == "not_enabled"
+
+
+def test_app_home_opened_and_messages_tab_prompts(fake, client):
+    ev = sp.app_home_opened(user="U1", channel="D1", tab="messages")
+    assert ev["tab"] == "messages" and "view" not in ev
+    env = sp.event_callback(ev)
+    assert env["event"]["type"] == "app_home_opened"
+    # agent_view: prompts pinned to the top of the Messages tab, no thread_ts
+    client.assistant_threads_setSuggestedPrompts(channel_id=ev["channel"], title="Try asking",
+                                                 prompts=[{"title": "Install", "message": "How do I install Milvus?"}])
+    assert fake.assistant_threads[("D1", None)]["prompts_title"] == "Try asking"
+    assert _slack_error(client.assistant_threads_setSuggestedPrompts, channel_id="C1",
+                        prompts=[{"title": "t", "message": "m"}])["error"] == "invalid_arguments"
+    assert _slack_error(client.assistant_threads_setSuggestedPrompts, channel_id="D1",
+                        prompts=[{"title": str(i), "message": "m"} for i in range(5)])["error"] == "invalid_arguments"
+
+    assert "view" not in sp.app_home_opened(tab="home")  # nothing published yet
+    client.views_publish(user_id="U1", view={"type": "home", "blocks": [{"type": "divider"}]})
+    home = sp.app_home_opened(user="U1", tab="home", view=fake.home_view("U1"))
+    assert home["view"]["type"] == "home" and home["view"]["blocks"] == [{"type": "divider"}]
+    with pytest.raises(ValueError):
+        sp.app_home_opened(tab="about")
+
+
+def test_feedback_click_payload(fake, client):
+    parent = sp.app_mention("<@UBOT> q")["ts"]
+    streamer = client.chat_stream(channel="C1", thread_ts=parent, recipient_team_id="T1", recipient_user_id="U1")
+    streamer.append(markdown_text="Answer")
+    streamer.stop(blocks=[_feedback_block()])
+    message = fake.message("C1", streamer.ts)
+
+    up = sp.feedback_click(message, positive=True, channel="C1", user="U7")
+    action = up["actions"][0]
+    assert up["type"] == "block_actions" and action["type"] == "feedback_buttons"
+    assert (action["action_id"], action["block_id"], action["value"]) == ("feedback", "fb", "good")
+    assert action["text"] == {"type": "plain_text", "text": "👍"} and action["action_ts"]
+    assert up["container"] == {"type": "message", "message_ts": streamer.ts, "channel_id": "C1",
+                               "is_ephemeral": False, "thread_ts": parent}
+    assert up["user"]["id"] == "U7" and up["message"]["ts"] == streamer.ts
+    assert sp.feedback_click(message, positive=False)["actions"][0]["value"] == "bad"
+    assert sp.interaction_body(up).startswith(b"payload=")
+    with pytest.raises(ValueError, match="no feedback_buttons"):
+        sp.feedback_click({"ts": "1.0", "blocks": [{"type": "divider"}]})
+    with pytest.raises(ValueError):
+        sp.feedback_click(message, action_id="other")

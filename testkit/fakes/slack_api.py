@@ -38,6 +38,7 @@ from testkit.fakes.slack_blockkit import validate_blocks
 from testkit.fakes.slack_errors import SlackApiErrorResponse
 from testkit.fakes.slack_errors import err as _err
 from testkit.fakes import slack_streams as streams
+from testkit.fakes import slack_views as views
 from testkit.fakes.slack_errors import invalid_arguments
 from testkit.fakes.slack_errors import invalid_blocks as _invalid_blocks
 
@@ -373,7 +374,10 @@ class FakeSlack:
         self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> record, see slack_streams.new_stream
         self._stream_limits: dict[str, Any] = {"after_appends": None, "after_seconds": None}
         self.messages_tab_enabled = True  # False: streams in DMs get messages_tab_disabled
-        self.assistant_threads: dict[tuple[str, str], dict] = {}  # (channel_id, thread_ts) -> status/title/prompts
+        self.home_tab_enabled = True  # False: views.publish gets not_enabled
+        self.home_views: dict[str, dict] = {}  # user_id -> the Home tab last published for them
+        # (channel_id, thread_ts) -> status/title/prompts; thread_ts None = the Messages tab (agent_view)
+        self.assistant_threads: dict[tuple[str, str | None], dict] = {}
         self._response_urls: dict[str, int] = {}
         self._ts_lock = threading.Lock()
         self._last_ts_us = 0
@@ -402,6 +406,7 @@ class FakeSlack:
             "assistant.threads.setSuggestedPrompts": self._assistant_set_prompts,
             "assistant.threads.setTitle": self._assistant_set_title,
             "apps.connections.open": self._apps_connections_open,
+            "views.publish": self._views_publish,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -495,6 +500,12 @@ class FakeSlack:
             raise ValueError(f"unknown reason {reason!r}")
         with self._cond:
             self.streams[(channel, ts)]["state"] = reason
+
+    def home_view(self, user_id: str) -> dict | None:
+        """A copy of the Home tab last published for ``user_id`` (as views.publish answered it)."""
+        with self._cond:
+            view = self.home_views.get(user_id)
+            return json.loads(json.dumps(view)) if view is not None else None
 
     def stream(self, channel: str, ts: str) -> dict:
         """A copy of what the fake recorded for one stream (see slack_streams.new_stream)."""
@@ -1017,8 +1028,16 @@ class FakeSlack:
         self.assistant_threads.setdefault(key, {})["status"] = p["status"]
         return {"ok": True}
 
+    def _prompts_key(self, p: dict) -> tuple[str, str | None]:
+        """Prompts go to a thread, or (agent_view) to the top of the app's Messages tab: no
+        thread_ts there (bolt-python docs/english/concepts/adding-agent-features.md; slack_sdk
+        3.48 makes thread_ts optional). Leaving thread_ts out outside a DM: the fake's guess."""
+        if p.get("thread_ts") is None and str(p.get("channel_id") or "").startswith("D"):
+            return p["channel_id"], None
+        return self._assistant_key(p)
+
     def _assistant_set_prompts(self, p: dict) -> dict:
-        key = self._assistant_key(p)
+        key = self._prompts_key(p)
         prompts = p.get("prompts")
         if not isinstance(prompts, list) or not prompts or len(prompts) > 4:
             raise _err("invalid_arguments")
@@ -1036,6 +1055,32 @@ class FakeSlack:
             raise _err("invalid_arguments")
         self.assistant_threads.setdefault(key, {})["title"] = p["title"]
         return {"ok": True}
+
+    # -- App Home (rules and their sources: testkit/fakes/slack_views.py)
+    def _views_publish(self, p: dict) -> dict:
+        user = p.get("user_id")
+        for name in ("user_id", "view"):
+            if p.get(name) is None:
+                raise invalid_arguments([f"missing required field: {name}"])
+        view = views.read_view(p["view"])
+        if not self.home_tab_enabled:
+            raise _err("not_enabled")
+        problems = views.check_home_view(view)
+        if problems:
+            raise invalid_arguments(problems)
+        views.check_size(view)
+        current = self.home_views.get(user)
+        views.check_hash(p.get("hash"), current)
+        self._check_external_id(view.get("external_id"), user)
+        view_id = current["id"] if current else "V" + uuid.uuid4().hex[:10].upper()
+        self.home_views[user] = views.published_view(view, view_id=view_id, team_id=self.team_id,
+                                                     app_id=self.app_id, bot_id=self.bot_id)
+        return {"ok": True, "view": json.loads(json.dumps(self.home_views[user]))}
+
+    def _check_external_id(self, external_id: str | None, user: str) -> None:
+        """An external_id is unique across the team's views."""
+        if external_id and any(v["external_id"] == external_id for u, v in self.home_views.items() if u != user):
+            raise _err("duplicate_external_id")
 
     # -- socket mode
     def _apps_connections_open(self, p: dict) -> dict:
