@@ -18,6 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from testkit.fakes import slack_payloads as sp
 from testkit.fakes.slack_api import FakeSlack
+from testkit.manifest_check import check_agent_setup, check_agent_view
 
 
 @pytest.fixture()
@@ -641,3 +642,51 @@ def test_feedback_click_payload(fake, client):
         sp.feedback_click({"ts": "1.0", "blocks": [{"type": "divider"}]})
     with pytest.raises(ValueError):
         sp.feedback_click(message, action_id="other")
+
+
+_AGENT_MANIFEST = {
+    "features": {
+        "agent_view": {
+            "agent_description": "Answers Milvus questions from the official docs, with links.",
+            "suggested_prompts": [{"title": "Windows install", "message": "Can I install Milvus on Windows?"}],
+        },
+        "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True},
+    },
+    "oauth_config": {"scopes": {"bot": ["chat:write", "assistant:write", "im:history"]}},
+    "settings": {"event_subscriptions": {"bot_events": ["app_home_opened", "app_mention", "message.im"]}},
+}
+
+
+def test_manifest_agent_view_check():
+    import copy
+
+    assert check_agent_view(_AGENT_MANIFEST) == [] and check_agent_setup(_AGENT_MANIFEST) == []
+    assert check_agent_view({"features": {"agent_view": {}}}) == []  # every key is optional
+
+    bad = copy.deepcopy(_AGENT_MANIFEST)
+    view = bad["features"]["agent_view"]
+    view["agent_description"] = "d" * 301
+    view["suggested_prompts"] = [{"title": "t", "message": "m"}] * 4 + [{"title": "t"}, {"title": "t", "message": "m",
+                                                                                          "icon": "x"}]
+    view["actions"] = [{"name": "summarize"}]
+    view["assistant_description"] = "the assistant_view key"
+    problems = check_agent_view(bad)
+    for expected in (
+        "features.agent_view.assistant_description is not a field of agent_view",
+        "features.agent_view.agent_description has 301 characters (at most 300)",
+        "features.agent_view.suggested_prompts has 6 items (at most 4)",
+        "features.agent_view.suggested_prompts[4].message must be a string",
+        "features.agent_view.suggested_prompts[5].icon is not allowed",
+        "features.agent_view.actions[0].description must be a string",
+    ):
+        assert any(p.startswith(expected) for p in problems), (expected, problems)
+    assert check_agent_view({"features": {}}) == ["features.agent_view is missing"]
+
+    # today's manifest shape: assistant_view, no app_home_opened
+    legacy = {"features": {"assistant_view": {"assistant_description": "x"}, "app_home": {"messages_tab_enabled": True}},
+              "oauth_config": {"scopes": {"bot": ["assistant:write"]}},
+              "settings": {"event_subscriptions": {"bot_events": ["message.im", "assistant_thread_started"]}}}
+    setup = check_agent_setup(legacy)
+    assert [p.split(" ")[0:3] for p in setup] == [
+        ["features.agent_view", "is", "missing:"], ["features.assistant_view", "is", "set:"],
+        ["bot", "event", "app_home_opened"], ["bot", "event", "assistant_thread_started"]]
