@@ -87,7 +87,8 @@ def check_agent_setup(manifest: dict) -> list[str]:
     if "assistant_view" in features:
         problems.append("features.assistant_view is set: the docs say to switch it to agent_view, not keep both")
     if not (features.get("app_home") or {}).get("messages_tab_enabled"):
-        problems.append("features.app_home.messages_tab_enabled is not true: agent conversations live in the Messages tab")
+        problems.append("features.app_home.messages_tab_enabled is not true: "
+                        "agent conversations live in the Messages tab")
     if "app_home_opened" not in events:
         problems.append("bot event app_home_opened is missing: it tells the app a user opened its DM (tab 'messages')")
     if "message.im" not in events:

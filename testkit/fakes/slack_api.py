@@ -7,7 +7,24 @@
 
 The fake validates what real Slack validates (auth, required params, Block Kit
 limits, streaming state, ...) and answers with the real response shapes, so a
-client that gets it wrong fails here too.
+client that gets it wrong fails here too.  The rules, with the documents they
+come from, live beside this file: slack_blockkit.py (Block Kit), slack_streams.py
+(chat.startStream/appendStream/stopStream), slack_views.py (views.publish).
+
+Faults a test can switch on (each ``FakeSlack`` is fresh per test):
+
+* ``fail(method, error, times=1, retry_after=1)``: the next calls answer ``error``
+  (``ratelimited`` -> HTTP 429 with ``Retry-After``; ``internal_error`` -> 500), e.g.
+  ``fail("chat.startStream", "channel_type_not_supported")``.
+* ``expire_streams(after_appends=N, after_seconds=T)``: Slack's stream timeout; later
+  appendStream/stopStream calls get ``message_not_in_streaming_state``.
+* ``end_stream(channel, ts, reason="stopped_by_user")``: the user pressed Stop.
+* ``messages_tab_enabled = False`` (streams in DMs: ``messages_tab_disabled``),
+  ``home_tab_enabled = False`` (views.publish: ``not_enabled``).
+
+What a test can read: ``messages``/``message()``, ``streams``/``stream()`` (chunks, tasks,
+plan title, calls in order, ignored arguments), ``home_views``/``home_view(user)``,
+``assistant_threads`` (``(channel, None)`` = prompts of the agent Messages tab), ``calls``.
 
 Socket Mode note: ``drop_connections()`` aborts the TCP connection with an RST
 (SO_LINGER 0, no close frame, no FIN).  slack_sdk's builtin client then gets
