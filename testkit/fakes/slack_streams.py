@@ -99,9 +99,7 @@ def check_stop_args(p: dict) -> None:
     blocks = p.get("blocks")
     if blocks is None:
         return
-    if isinstance(blocks, str):
-        raise err("invalid_blocks_format")
-    problems = validate_blocks(blocks)
+    problems = validate_blocks(blocks)  # a string left undecoded is "must be an array"
     if problems:
         raise invalid_blocks(problems)
 
