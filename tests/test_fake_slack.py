@@ -18,6 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from testkit.fakes import slack_payloads as sp
 from testkit.fakes.slack_api import FakeSlack
+from testkit.manifest_check import check_agent_setup, check_agent_view
 
 
 @pytest.fixture()
@@ -334,3 +335,358 @@ def test_payload_shapes():
     p = sp.block_actions("act", "v", thread_ts="1700000000.000001")
     assert p["container"]["thread_ts"] == "1700000000.000001"
     assert sp.interaction_body(p).startswith(b"payload=")
+
+
+def _feedback_block(**changes) -> dict:
+    el = {"type": "feedback_buttons", "action_id": "feedback",
+          "positive_button": {"text": {"type": "plain_text", "text": "👍"}, "value": "good",
+                              "accessibility_label": "This answer helped"},
+          "negative_button": {"text": {"type": "plain_text", "text": "👎"}, "value": "bad"}}
+    el.update(changes)
+    return {"type": "context_actions", "block_id": "fb", "elements": [el]}
+
+
+def test_context_actions_feedback_and_icon_buttons(client):
+    trash = {"type": "icon_button", "icon": "trash", "action_id": "delete", "value": "x",
+             "text": {"type": "plain_text", "text": "Delete"}, "visible_to_user_ids": ["U1"]}
+    ok = [_feedback_block(), {"type": "context_actions", "elements": [trash]}]
+    assert client.chat_postMessage(channel="C1", text="answer", blocks=ok)["ok"]
+
+    too_long = {"text": {"type": "plain_text", "text": "y" * 76}, "value": "good"}
+    cases = {
+        "/blocks/0/elements/0/negative_button": _feedback_block(negative_button=None),
+        "/blocks/0/elements/0/positive_button/value": _feedback_block(
+            positive_button={"text": {"type": "plain_text", "text": "👍"}}),
+        "/blocks/0/elements/0/positive_button/text/text": _feedback_block(positive_button=too_long),
+        "/blocks/0/elements/0/positive_button/accessibility_label": _feedback_block(
+            positive_button={"text": {"type": "plain_text", "text": "ok"}, "value": "v",
+                             "accessibility_label": "a" * 76}),
+        "/blocks/0/elements/0/icon": {"type": "context_actions", "elements": [{**trash, "icon": "star"}]},
+        "/blocks/0/elements": {"type": "context_actions", "elements": [trash] * 6},
+        "/blocks/0/elements/0/type": {"type": "context_actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "b"}}]},
+    }
+    for pointer, block in cases.items():
+        with pytest.raises(SlackApiError) as ei:
+            client.chat_postMessage(channel="C1", text="t", blocks=[block])
+        assert ei.value.response["error"] == "invalid_blocks"
+        assert any(m.endswith(f"[json-pointer:{pointer}]") for m in ei.value.response["response_metadata"]["messages"]), (
+            pointer, ei.value.response["response_metadata"])
+    # feedback buttons only live inside a context_actions block
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_postMessage(channel="C1", text="t", blocks=[
+            {"type": "actions", "elements": _feedback_block()["elements"]}])
+    assert ei.value.response["response_metadata"]["messages"] == [
+        "[ERROR] unsupported type: feedback_buttons [json-pointer:/blocks/0/elements/0/type]"]
+
+
+def _slack_error(call, *args, **kwargs) -> dict:
+    with pytest.raises(SlackApiError) as ei:
+        call(*args, **kwargs)
+    return ei.value.response
+
+
+def test_stream_start_rules(fake, client):
+    parent = sp.app_mention("<@UBOT> hi")["ts"]
+    start = lambda **body: client.api_call("chat.startStream", json={"channel": "C1", **body})  # noqa: E731
+    assert _slack_error(start, recipient_user_id="U1", recipient_team_id="T1")["response_metadata"] == {
+        "messages": ["[ERROR] missing required field: thread_ts"]}
+    assert _slack_error(start, thread_ts=parent, recipient_team_id="T1")["error"] == "missing_recipient_user_id"
+    assert _slack_error(start, thread_ts=parent, recipient_user_id="U1")["error"] == "missing_recipient_team_id"
+    assert _slack_error(start, thread_ts=parent, recipient_user_id="U1",
+                        recipient_team_id={"id": "T1", "domain": "x"})["error"] == "team_not_found"
+    assert _slack_error(start, thread_ts=parent, recipient_user_id="nobody",
+                        recipient_team_id="T1")["error"] == "user_not_found"
+    assert _slack_error(client.chat_startStream, channel="C1", thread_ts=parent, recipient_user_id="U1",
+                        recipient_team_id="T1", task_display_mode="cards")["error"] == "invalid_arguments"
+    assert _slack_error(client.chat_startStream, channel="C1", thread_ts=parent, recipient_user_id="U1",
+                        recipient_team_id="T1", markdown_text="x" * 12001)["error"] == "msg_too_long"
+    assert fake.calls_to("chat.startStream")[-1].status == 200 and not fake.streams
+
+    # in the app's DM the recipients may be left out; startStream takes no metadata (ignored, as Slack
+    # ignores arguments a method does not have)
+    r = client.chat_startStream(channel="D1", thread_ts=parent, task_display_mode="plan",
+                                metadata={"event_type": "answer", "event_payload": {"id": "1"}})
+    st = fake.stream("D1", r["ts"])
+    assert st["ignored_args"] == ["metadata"] and st["task_display_mode"] == "plan"
+    assert "metadata" not in fake.message("D1", r["ts"])
+    fake.messages_tab_enabled = False
+    assert _slack_error(client.chat_startStream, channel="D1", thread_ts=parent)["error"] == "messages_tab_disabled"
+
+
+def test_stream_chunks_are_checked_and_recorded(fake, client):
+    parent = sp.app_mention("<@UBOT> plan it")["ts"]
+    ts = client.chat_startStream(channel="C1", thread_ts=parent, recipient_user_id="U1", recipient_team_id="T1",
+                                 chunks=[{"type": "plan_update", "title": "Looking it up"}])["ts"]
+    task = {"type": "task_update", "id": "search", "title": "Search the docs", "status": "in_progress"}
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[task])
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[
+        {**task, "status": "complete", "output": "3 pages",
+         "sources": [{"type": "url", "url": "https://milvus.io/docs", "text": "Milvus docs"}]},
+        {"type": "markdown_text", "text": "Answer."}])
+    for bad, error in (
+        ({**task, "status": "done"}, "invalid_chunks"),
+        ({"type": "task_update", "title": "no id", "status": "pending"}, "invalid_chunks"),
+        ({**task, "sources": [{"url": "https://x"}]}, "invalid_chunks"),
+        ({"type": "plan_update"}, "invalid_chunks"),
+        ({"type": "thinking", "text": "hmm"}, "invalid_chunks"),
+        ({"type": "blocks", "blocks": [{"type": "bogus"}]}, "invalid_blocks"),
+        ({"type": "markdown_text", "text": "y" * 12001}, "msg_too_long"),
+    ):
+        resp = _slack_error(client.chat_appendStream, channel="C1", ts=ts, chunks=[bad])
+        assert resp["error"] == error, (bad, resp)
+    status_err = _slack_error(client.chat_appendStream, channel="C1", ts=ts, chunks=[{**task, "status": "done"}])
+    assert status_err["response_metadata"]["messages"] == [
+        "[ERROR] must be one of ['pending', 'in_progress', 'complete', 'error'] [json-pointer:/chunks/0/status]"]
+    divider = {"type": "blocks", "blocks": [{"type": "divider"}] * 30}
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[divider])
+    assert _slack_error(client.chat_appendStream, channel="C1", ts=ts, chunks=[divider])["error"] == "msg_blocks_too_many"
+    assert _slack_error(client.chat_appendStream, channel="C1", ts=ts, chunks=[])["error"] == "no_text"
+
+    st = fake.stream("C1", ts)
+    assert st["plan_title"] == "Looking it up" and st["appends"] == 3
+    assert st["tasks"]["search"]["status"] == "complete" and st["tasks"]["search"]["output"] == "3 pages"
+    assert [c["method"] for c in st["calls"]] == ["start", "append", "append", "append"]
+    assert fake.message("C1", ts)["text"] == "Answer."
+
+
+def test_stream_helper_start_appends_stop_with_feedback(fake, client):
+    parent = sp.app_mention("<@UBOT> how do I index?")["ts"]
+    streamer = client.chat_stream(channel="C1", thread_ts=parent, recipient_team_id="T1", recipient_user_id="U1",
+                                  buffer_size=10)
+    assert streamer.append(markdown_text="Use ") is None  # buffered in the SDK, nothing sent yet
+    streamer.append(markdown_text="create_index() ")  # buffer >= 10: startStream with the buffer as a chunk
+    streamer.append(markdown_text="on a field. ")  # appendStream
+    meta = {"event_type": "faqbot_answer", "event_payload": {"answer_id": "a1"}}
+    streamer.stop(markdown_text="Sources below.", blocks=[_feedback_block()], metadata=meta)
+
+    st = fake.stream("C1", streamer.ts)
+    assert [c["method"] for c in st["calls"]] == ["start", "append", "stop"]
+    assert [c["text"] for c in st["calls"]] == ["Use create_index() ", "on a field. ", "Sources below."]
+    assert st["state"] == "stopped" and st["stop_blocks"][0]["type"] == "context_actions"
+    final = fake.message("C1", streamer.ts)
+    assert final["text"] == "Use create_index() on a field. Sources below."
+    assert final["blocks"][-1]["elements"][0]["type"] == "feedback_buttons" and final["metadata"] == meta
+    assert final["thread_ts"] == parent
+    start_params = fake.calls_to("chat.startStream")[0].params
+    assert start_params["chunks"] == [{"type": "markdown_text", "text": "Use create_index() "}]
+
+    # stopStream checks what it is given before it ends the stream
+    streamer2 = client.chat_stream(channel="C1", thread_ts=parent, recipient_team_id="T1", recipient_user_id="U1")
+    streamer2.append(markdown_text="x", chunks=[{"type": "plan_update", "title": "t"}])
+    ts2 = streamer2.ts
+    assert _slack_error(client.chat_stopStream, channel="C1", ts=ts2, session_status="done")["error"] == "invalid_arguments"
+    assert _slack_error(client.chat_stopStream, channel="C1", ts=ts2,
+                        metadata={"event_type": "x"})["error"] == "invalid_metadata_schema"
+    assert _slack_error(client.chat_stopStream, channel="C1", ts=ts2,
+                        blocks=[{"type": "divider"}] * 51)["error"] == "invalid_blocks"
+    client.chat_stopStream(channel="C1", ts=ts2, session_status="closed")
+    assert fake.stream("C1", ts2)["session_status"] == "closed"
+
+
+def test_stream_ownership_errors(fake, client):
+    user_msg = fake.add_message("C1", {"user": "U1", "text": "question"})
+    posted = client.chat_postMessage(channel="C1", text="a plain bot message")["ts"]
+    for ts, error in ((user_msg["ts"], "message_not_owned_by_app"), (posted, "message_not_in_streaming_state")):
+        assert _slack_error(client.chat_appendStream, channel="C1", ts=ts, markdown_text="x")["error"] == error
+        assert _slack_error(client.chat_stopStream, channel="C1", ts=ts)["error"] == error
+    resp = _slack_error(client.api_call, "chat.appendStream", json={"channel": "C1", "markdown_text": "x"})
+    assert resp["error"] == "invalid_arguments"
+
+
+def _open_stream(client, channel: str = "C1") -> str:
+    parent = sp.app_mention("<@UBOT> q")["ts"]
+    return client.chat_startStream(channel=channel, thread_ts=parent, recipient_user_id="U1",
+                                   recipient_team_id="T1", markdown_text="Hi")["ts"]
+
+
+def test_stream_faults_refuse_expire_and_user_stop(fake, client):
+    # a surface where Slack will not stream
+    fake.fail("chat.startStream", "channel_type_not_supported")
+    streamer = client.chat_stream(channel="C1", thread_ts=sp.next_ts(), recipient_team_id="T1",
+                                  recipient_user_id="U1", buffer_size=1)
+    assert _slack_error(streamer.append, markdown_text="hello")["error"] == "channel_type_not_supported"
+    assert streamer.ts is None
+
+    # Slack closes the stream after N appends: later appends and the stop fail; chat.update still works
+    fake.expire_streams(after_appends=2)
+    ts = _open_stream(client)
+    client.chat_appendStream(channel="C1", ts=ts, markdown_text=" 1")
+    client.chat_appendStream(channel="C1", ts=ts, markdown_text=" 2")
+    assert _slack_error(client.chat_appendStream, channel="C1", ts=ts, markdown_text=" 3")["error"] == \
+        "message_not_in_streaming_state"
+    assert _slack_error(client.chat_stopStream, channel="C1", ts=ts)["error"] == "message_not_in_streaming_state"
+    assert fake.stream("C1", ts)["state"] == "expired" and fake.message("C1", ts)["text"] == "Hi 1 2"
+    client.chat_update(channel="C1", ts=ts, text="Hi 1 2 3")
+
+    # ... or after T seconds
+    fake.expire_streams(after_seconds=0.2)
+    ts = _open_stream(client)
+    client.chat_appendStream(channel="C1", ts=ts, markdown_text="!")
+    time.sleep(0.25)
+    assert _slack_error(client.chat_appendStream, channel="C1", ts=ts, markdown_text="?")["error"] == \
+        "message_not_in_streaming_state"
+    fake.expire_streams()
+
+    # the user pressed Stop
+    ts = _open_stream(client, channel="D1")
+    fake.end_stream("D1", ts, reason="stopped_by_user")
+    assert _slack_error(client.chat_appendStream, channel="D1", ts=ts, markdown_text="x")["error"] == "stopped_by_user"
+    assert _slack_error(client.chat_stopStream, channel="D1", ts=ts)["error"] == "message_not_in_streaming_state"
+
+
+def test_stream_append_rate_limited(fake, client):
+    ts = _open_stream(client)
+    fake.fail("chat.appendStream", "ratelimited", times=1, retry_after=1)
+    with pytest.raises(SlackApiError) as ei:
+        client.chat_appendStream(channel="C1", ts=ts, markdown_text=" lost?")
+    assert ei.value.response.status_code == 429 and ei.value.response.headers["Retry-After"] == "1"
+
+    # the SDK helper keeps its buffer when a flush fails: the next append sends it again
+    parent = sp.app_mention("<@UBOT> q")["ts"]
+    streamer = client.chat_stream(channel="C1", thread_ts=parent, recipient_team_id="T1", recipient_user_id="U1",
+                                  buffer_size=1)
+    streamer.append(markdown_text="a")
+    fake.fail("chat.appendStream", "ratelimited", times=1, retry_after=1)
+    assert _slack_error(streamer.append, markdown_text="b")["error"] == "ratelimited"
+    streamer.append(markdown_text="c")
+    streamer.stop()
+    assert fake.message("C1", streamer.ts)["text"] == "abc"
+
+    # with slack_sdk's RateLimitErrorRetryHandler the client waits Retry-After and retries by itself
+    retrying = WebClient(token=fake.bot_token, base_url=fake.api_url,
+                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    fake.fail("chat.appendStream", "ratelimited", times=1, retry_after=1)
+    assert retrying.chat_appendStream(channel="C1", ts=ts, markdown_text=" again")["ok"]
+    assert [c.status for c in fake.calls_to("chat.appendStream")][-2:] == [429, 200]
+
+
+def test_views_publish_home_tab(fake, client):
+    home = {"type": "home", "callback_id": "faqbot_home", "private_metadata": "v1",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Milvus FAQ*"}}]}
+    r = client.views_publish(user_id="U1", view=home)
+    assert r["view"]["type"] == "home" and r["view"]["callback_id"] == "faqbot_home" and r["view"]["hash"]
+    assert fake.home_view("U1")["blocks"] == home["blocks"] and fake.home_view("U2") is None
+
+    # republishing keeps the view id; hash must be the current one when given
+    r2 = client.views_publish(user_id="U1", view={**home, "private_metadata": "v2"}, hash=r["view"]["hash"])
+    assert r2["view"]["id"] == r["view"]["id"] and fake.home_view("U1")["private_metadata"] == "v2"
+    assert _slack_error(client.views_publish, user_id="U1", view=home, hash=r["view"]["hash"])["error"] == "hash_conflict"
+
+    bad = {
+        "/view/blocks": {**home, "blocks": [{"type": "divider"}] * 101},
+        "/view/private_metadata": {**home, "private_metadata": "m" * 3001},
+        "/view/callback_id": {**home, "callback_id": "c" * 256},
+        "/view/blocks/0/text/text": {**home, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+        "/view/type": {**home, "type": "modal"},
+    }
+    for pointer, view in bad.items():
+        resp = _slack_error(client.views_publish, user_id="U1", view=view)
+        assert resp["error"] == "invalid_arguments"
+        assert any(m.endswith(f"[json-pointer:{pointer}]") for m in resp["response_metadata"]["messages"]), resp
+    client.views_publish(user_id="U1", view={**home, "blocks": [{"type": "divider"}] * 100})  # 100 is fine
+    resp = _slack_error(client.api_call, "views.publish", json={"user_id": "U1", "view": "not json"})
+    assert resp["response_metadata"]["messages"][0] == "[ERROR] failed to match all allowed schemas [json-pointer:/view]"
+    assert _slack_error(client.api_call, "views.publish", json={"view": home})["error"] == "invalid_arguments"
+
+    client.views_publish(user_id="U1", view={**home, "external_id": "faq-home-U1"})
+    assert _slack_error(client.views_publish, user_id="U2",
+                        view={**home, "external_id": "faq-home-U1"})["error"] == "duplicate_external_id"
+    big = {"type": "section", "text": {"type": "mrkdwn", "text": "z" * 2990}}
+    assert _slack_error(client.views_publish, user_id="U3", view={**home, "blocks": [big] * 90})["error"] == \
+        "view_too_large"
+    fake.home_tab_enabled = False
+    assert _slack_error(client.views_publish, user_id="U1", view=home)["error"] == "not_enabled"
+
+
+def test_app_home_opened_and_messages_tab_prompts(fake, client):
+    ev = sp.app_home_opened(user="U1", channel="D1", tab="messages")
+    assert ev["tab"] == "messages" and "view" not in ev
+    env = sp.event_callback(ev)
+    assert env["event"]["type"] == "app_home_opened"
+    # agent_view: prompts pinned to the top of the Messages tab, no thread_ts
+    client.assistant_threads_setSuggestedPrompts(channel_id=ev["channel"], title="Try asking",
+                                                 prompts=[{"title": "Install", "message": "How do I install Milvus?"}])
+    assert fake.assistant_threads[("D1", None)]["prompts_title"] == "Try asking"
+    assert _slack_error(client.assistant_threads_setSuggestedPrompts, channel_id="C1",
+                        prompts=[{"title": "t", "message": "m"}])["error"] == "invalid_arguments"
+    assert _slack_error(client.assistant_threads_setSuggestedPrompts, channel_id="D1",
+                        prompts=[{"title": str(i), "message": "m"} for i in range(5)])["error"] == "invalid_arguments"
+
+    assert "view" not in sp.app_home_opened(tab="home")  # nothing published yet
+    client.views_publish(user_id="U1", view={"type": "home", "blocks": [{"type": "divider"}]})
+    home = sp.app_home_opened(user="U1", tab="home", view=fake.home_view("U1"))
+    assert home["view"]["type"] == "home" and home["view"]["blocks"] == [{"type": "divider"}]
+    with pytest.raises(ValueError):
+        sp.app_home_opened(tab="about")
+
+
+def test_feedback_click_payload(fake, client):
+    parent = sp.app_mention("<@UBOT> q")["ts"]
+    streamer = client.chat_stream(channel="C1", thread_ts=parent, recipient_team_id="T1", recipient_user_id="U1")
+    streamer.append(markdown_text="Answer")
+    streamer.stop(blocks=[_feedback_block()])
+    message = fake.message("C1", streamer.ts)
+
+    up = sp.feedback_click(message, positive=True, channel="C1", user="U7")
+    action = up["actions"][0]
+    assert up["type"] == "block_actions" and action["type"] == "feedback_buttons"
+    assert (action["action_id"], action["block_id"], action["value"]) == ("feedback", "fb", "good")
+    assert action["text"] == {"type": "plain_text", "text": "👍"} and action["action_ts"]
+    assert up["container"] == {"type": "message", "message_ts": streamer.ts, "channel_id": "C1",
+                               "is_ephemeral": False, "thread_ts": parent}
+    assert up["user"]["id"] == "U7" and up["message"]["ts"] == streamer.ts
+    assert sp.feedback_click(message, positive=False)["actions"][0]["value"] == "bad"
+    assert sp.interaction_body(up).startswith(b"payload=")
+    with pytest.raises(ValueError, match="no feedback_buttons"):
+        sp.feedback_click({"ts": "1.0", "blocks": [{"type": "divider"}]})
+    with pytest.raises(ValueError):
+        sp.feedback_click(message, action_id="other")
+
+
+_AGENT_MANIFEST = {
+    "features": {
+        "agent_view": {
+            "agent_description": "Answers Milvus questions from the official docs, with links.",
+            "suggested_prompts": [{"title": "Windows install", "message": "Can I install Milvus on Windows?"}],
+        },
+        "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True},
+    },
+    "oauth_config": {"scopes": {"bot": ["chat:write", "assistant:write", "im:history"]}},
+    "settings": {"event_subscriptions": {"bot_events": ["app_home_opened", "app_mention", "message.im"]}},
+}
+
+
+def test_manifest_agent_view_check():
+    import copy
+
+    assert check_agent_view(_AGENT_MANIFEST) == [] and check_agent_setup(_AGENT_MANIFEST) == []
+    assert check_agent_view({"features": {"agent_view": {}}}) == []  # every key is optional
+
+    bad = copy.deepcopy(_AGENT_MANIFEST)
+    view = bad["features"]["agent_view"]
+    view["agent_description"] = "d" * 301
+    view["suggested_prompts"] = [{"title": "t", "message": "m"}] * 4 + [{"title": "t"}, {"title": "t", "message": "m",
+                                                                                          "icon": "x"}]
+    view["actions"] = [{"name": "summarize"}]
+    view["assistant_description"] = "the assistant_view key"
+    problems = check_agent_view(bad)
+    for expected in (
+        "features.agent_view.assistant_description is not a field of agent_view",
+        "features.agent_view.agent_description has 301 characters (at most 300)",
+        "features.agent_view.suggested_prompts has 6 items (at most 4)",
+        "features.agent_view.suggested_prompts[4].message must be a string",
+        "features.agent_view.suggested_prompts[5].icon is not allowed",
+        "features.agent_view.actions[0].description must be a string",
+    ):
+        assert any(p.startswith(expected) for p in problems), (expected, problems)
+    assert check_agent_view({"features": {}}) == ["features.agent_view is missing"]
+
+    # today's manifest shape: assistant_view, no app_home_opened
+    legacy = {"features": {"assistant_view": {"assistant_description": "x"}, "app_home": {"messages_tab_enabled": True}},
+              "oauth_config": {"scopes": {"bot": ["assistant:write"]}},
+              "settings": {"event_subscriptions": {"bot_events": ["message.im", "assistant_thread_started"]}}}
+    setup = check_agent_setup(legacy)
+    assert [p.split(" ")[0:3] for p in setup] == [
+        ["features.agent_view", "is", "missing:"], ["features.assistant_view", "is", "set:"],
+        ["bot", "event", "app_home_opened"], ["bot", "event", "assistant_thread_started"]]

@@ -7,7 +7,24 @@
 
 The fake validates what real Slack validates (auth, required params, Block Kit
 limits, streaming state, ...) and answers with the real response shapes, so a
-client that gets it wrong fails here too.
+client that gets it wrong fails here too.  The rules, with the documents they
+come from, live beside this file: slack_blockkit.py (Block Kit), slack_streams.py
+(chat.startStream/appendStream/stopStream), slack_views.py (views.publish).
+
+Faults a test can switch on (each ``FakeSlack`` is fresh per test):
+
+* ``fail(method, error, times=1, retry_after=1)``: the next calls answer ``error``
+  (``ratelimited`` -> HTTP 429 with ``Retry-After``; ``internal_error`` -> 500), e.g.
+  ``fail("chat.startStream", "channel_type_not_supported")``.
+* ``expire_streams(after_appends=N, after_seconds=T)``: Slack's stream timeout; later
+  appendStream/stopStream calls get ``message_not_in_streaming_state``.
+* ``end_stream(channel, ts, reason="stopped_by_user")``: the user pressed Stop.
+* ``messages_tab_enabled = False`` (streams in DMs: ``messages_tab_disabled``),
+  ``home_tab_enabled = False`` (views.publish: ``not_enabled``).
+
+What a test can read: ``messages``/``message()``, ``streams``/``stream()`` (chunks, tasks,
+plan title, calls in order, ignored arguments), ``home_views``/``home_view(user)``,
+``assistant_threads`` (``(channel, None)`` = prompts of the agent Messages tab), ``calls``.
 
 Socket Mode note: ``drop_connections()`` aborts the TCP connection with an RST
 (SO_LINGER 0, no close frame, no FIN).  slack_sdk's builtin client then gets
@@ -34,6 +51,14 @@ from urllib.parse import parse_qs, urlparse
 
 from websockets.sync.server import ServerConnection, serve
 
+from testkit.fakes.slack_blockkit import validate_blocks
+from testkit.fakes.slack_errors import SlackApiErrorResponse
+from testkit.fakes.slack_errors import err as _err
+from testkit.fakes import slack_streams as streams
+from testkit.fakes import slack_views as views
+from testkit.fakes.slack_errors import invalid_arguments
+from testkit.fakes.slack_errors import invalid_blocks as _invalid_blocks
+
 __all__ = ["Call", "FakeSlack", "FakeSocketMode"]
 
 
@@ -51,170 +76,12 @@ class Call:
         return isinstance(self.response, dict) and bool(self.response.get("ok"))
 
 
-class SlackApiErrorResponse(Exception):
-    """Raised inside a method handler to answer ``{"ok": false, ...}``."""
-
-    def __init__(self, error: str, status: int = 200, headers: dict | None = None, **extra: Any):
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.headers = headers or {}
-        self.extra = extra
-
-
 _JSON_PARAMS = ("blocks", "attachments", "chunks", "prompts", "metadata", "unfurl_links_json")
 _TS_RE = re.compile(r"^\d{10}\.\d{6}$")
 _EMOJI_RE = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
 
 # HTTP status used by ``fail()`` for some errors (everything else is 200).
 _ERROR_STATUS = {"ratelimited": 429, "internal_error": 500, "fatal_error": 500, "service_unavailable": 503}
-
-
-def _err(error: str, **extra: Any) -> SlackApiErrorResponse:
-    return SlackApiErrorResponse(error, **extra)
-
-
-# --------------------------------------------------------------------------------------
-# Block Kit validation (the subset of limits a chat bot is likely to hit)
-# --------------------------------------------------------------------------------------
-
-_MESSAGE_BLOCK_TYPES = {
-    "actions", "context", "divider", "file", "header", "image", "input", "markdown",
-    "rich_text", "section", "video", "table", "context_actions", "card", "task_card", "plan",
-}
-
-
-def validate_blocks(blocks: Any) -> list[str]:
-    """Return real-Slack-style error strings (empty list when valid)."""
-    errors: list[str] = []
-
-    def e(msg: str, ptr: str) -> None:
-        errors.append(f"{msg} [json-pointer:{ptr}]")
-
-    if not isinstance(blocks, list):
-        e("must be an array", "/blocks")
-        return errors
-    if len(blocks) > 50:
-        e("no more than 50 items allowed", "/blocks")
-    markdown_total = 0
-    block_ids: set[str] = set()
-
-    def text_obj(obj: Any, ptr: str, max_len: int, types=("plain_text", "mrkdwn")) -> None:
-        if not isinstance(obj, dict):
-            e("must be an object", ptr)
-            return
-        if obj.get("type") not in types:
-            e(f"must be one of {list(types)}", ptr + "/type")
-        t = obj.get("text")
-        if not isinstance(t, str):
-            e("must provide a string", ptr + "/text")
-        elif len(t) == 0:
-            e("must be more than 0 characters", ptr + "/text")
-        elif len(t) > max_len:
-            e(f"must be less than {max_len + 1} characters", ptr + "/text")
-
-    def unique_id(value: Any, seen: set[str], ptr: str, name: str) -> None:
-        """block_id / action_id: a string of at most 255 characters, unique within its scope."""
-        if value is None:
-            return
-        if not isinstance(value, str) or len(value) > 255:
-            e("must be less than 256 characters", ptr)
-        elif value in seen:
-            e(f"duplicate {name}", ptr)
-        else:
-            seen.add(value)
-
-    def elements(block: dict, ptr: str, most: int) -> list:
-        """A block's `elements` (1..most items) as (index, element); [] after reporting a bad list."""
-        els = block.get("elements")
-        if not isinstance(els, list) or not els:
-            e("must provide at least 1 item", ptr + "/elements")
-            return []
-        if len(els) > most:
-            e(f"no more than {most} items allowed", ptr + "/elements")
-            return []
-        return list(enumerate(els))
-
-    def element(el: Any, ptr: str, action_ids: set[str]) -> None:
-        if not isinstance(el, dict) or "type" not in el:
-            e("must provide an object with a type", ptr)
-            return
-        unique_id(el.get("action_id"), action_ids, ptr + "/action_id", "action_id")
-        if el["type"] == "button":
-            text_obj(el.get("text"), ptr + "/text", 75, types=("plain_text",))
-            v = el.get("value")
-            if v is not None and (not isinstance(v, str) or len(v) > 2000):
-                e("must be less than 2001 characters", ptr + "/value")
-            u = el.get("url")
-            if u is not None and (not isinstance(u, str) or len(u) > 3000):
-                e("must be less than 3001 characters", ptr + "/url")
-            st = el.get("style")
-            if st is not None and st not in ("primary", "danger"):
-                e("must be one of [primary, danger]", ptr + "/style")
-
-    for i, b in enumerate(blocks):
-        p = f"/blocks/{i}"
-        if not isinstance(b, dict):
-            e("must be an object", p)
-            continue
-        t = b.get("type")
-        if t not in _MESSAGE_BLOCK_TYPES:
-            e(f"unsupported type: {t}", p + "/type")
-            continue
-        unique_id(b.get("block_id"), block_ids, p + "/block_id", "block_id")
-        action_ids: set[str] = set()
-        if t == "section":
-            if "text" not in b and "fields" not in b:
-                e("must provide either text or fields", p)
-            if "text" in b:
-                text_obj(b["text"], p + "/text", 3000)
-            if "fields" in b:
-                fields = b["fields"]
-                if not isinstance(fields, list) or len(fields) > 10:
-                    e("no more than 10 items allowed", p + "/fields")
-                else:
-                    for j, f in enumerate(fields):
-                        text_obj(f, f"{p}/fields/{j}", 2000)
-            if "accessory" in b:
-                element(b["accessory"], p + "/accessory", action_ids)
-        elif t == "header":
-            text_obj(b.get("text"), p + "/text", 150, types=("plain_text",))
-        elif t == "markdown":
-            txt = b.get("text")
-            if not isinstance(txt, str) or not txt:
-                e("must be more than 0 characters", p + "/text")
-            else:
-                if len(txt) > 12000:
-                    e("must be less than 12001 characters", p + "/text")
-                markdown_total += len(txt)
-        elif t == "context":
-            for j, el in elements(b, p, 10):
-                if isinstance(el, dict) and el.get("type") in ("plain_text", "mrkdwn"):
-                    text_obj(el, f"{p}/elements/{j}", 3000)
-                elif not (isinstance(el, dict) and el.get("type") == "image"):
-                    e("must be one of [image, plain_text, mrkdwn]", f"{p}/elements/{j}/type")
-        elif t == "actions":
-            for j, el in elements(b, p, 25):
-                element(el, f"{p}/elements/{j}", action_ids)
-        elif t == "image":
-            if not (b.get("image_url") or b.get("slack_file")):
-                e("must provide image_url or slack_file", p)
-            if not isinstance(b.get("alt_text"), str) or not b.get("alt_text"):
-                e("must provide alt_text", p + "/alt_text")
-        elif t == "rich_text":
-            if not isinstance(b.get("elements"), list):
-                e("must provide an array", p + "/elements")
-    if markdown_total > 12000:
-        e("cumulative length of markdown blocks must be less than 12001 characters", "/blocks")
-    return errors
-
-
-def _invalid_blocks(errors: list[str]) -> SlackApiErrorResponse:
-    return _err(
-        "invalid_blocks",
-        errors=errors,
-        response_metadata={"messages": [f"[ERROR] {m}" for m in errors]},
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -521,8 +388,13 @@ class FakeSlack:
         self._latency: dict[str, float] = {}
         self._channels: dict[str, dict] = {}
         self.messages: dict[str, dict[str, dict]] = {}  # channel -> ts -> message
-        self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> {"state": ..}
-        self.assistant_threads: dict[tuple[str, str], dict] = {}  # (channel_id, thread_ts) -> status/title/prompts
+        self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> record, see slack_streams.new_stream
+        self._stream_limits: dict[str, Any] = {"after_appends": None, "after_seconds": None}
+        self.messages_tab_enabled = True  # False: streams in DMs get messages_tab_disabled
+        self.home_tab_enabled = True  # False: views.publish gets not_enabled
+        self.home_views: dict[str, dict] = {}  # user_id -> the Home tab last published for them
+        # (channel_id, thread_ts) -> status/title/prompts; thread_ts None = the Messages tab (agent_view)
+        self.assistant_threads: dict[tuple[str, str | None], dict] = {}
         self._response_urls: dict[str, int] = {}
         self._ts_lock = threading.Lock()
         self._last_ts_us = 0
@@ -551,6 +423,7 @@ class FakeSlack:
             "assistant.threads.setSuggestedPrompts": self._assistant_set_prompts,
             "assistant.threads.setTitle": self._assistant_set_title,
             "apps.connections.open": self._apps_connections_open,
+            "views.publish": self._views_publish,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -628,6 +501,33 @@ class FakeSlack:
     def set_latency(self, method: str, seconds: float) -> None:
         with self._cond:
             self._latency[method] = seconds
+
+    # -- streaming faults
+    def expire_streams(self, after_appends: int | None = None, after_seconds: float | None = None) -> None:
+        """Close every stream (open or future) once it has had ``after_appends`` appends or is
+        ``after_seconds`` old, as Slack's own stream timeout does: the next appendStream or
+        stopStream then gets ``message_not_in_streaming_state``."""
+        with self._cond:
+            self._stream_limits = {"after_appends": after_appends, "after_seconds": after_seconds}
+
+    def end_stream(self, channel: str, ts: str, reason: str = "expired") -> None:
+        """End one stream now: ``expired`` (Slack's timeout) or ``stopped_by_user`` (the user
+        pressed Stop: appends get ``stopped_by_user``, stopStream ``message_not_in_streaming_state``)."""
+        if reason not in ("expired", "stopped_by_user"):
+            raise ValueError(f"unknown reason {reason!r}")
+        with self._cond:
+            self.streams[(channel, ts)]["state"] = reason
+
+    def home_view(self, user_id: str) -> dict | None:
+        """A copy of the Home tab last published for ``user_id`` (as views.publish answered it)."""
+        with self._cond:
+            view = self.home_views.get(user_id)
+            return json.loads(json.dumps(view)) if view is not None else None
+
+    def stream(self, channel: str, ts: str) -> dict:
+        """A copy of what the fake recorded for one stream (see slack_streams.new_stream)."""
+        with self._cond:
+            return json.loads(json.dumps(self.streams[(channel, ts)]))
 
     def add_channel(self, channel_id: str, members_include_bot: bool = True, name: str | None = None,
                     is_private: bool = False) -> None:
@@ -962,88 +862,72 @@ class FakeSlack:
         return {"ok": True, "channel": channel,
                 "permalink": f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
 
-    # -- streaming
-    @staticmethod
-    def _stream_text(p: dict) -> tuple[str, list]:
-        """Text appended by one stream call: markdown_text plus markdown_text chunks."""
-        text = ""
-        mt = p.get("markdown_text")
-        if mt is not None:
-            if not isinstance(mt, str):
-                raise _err("invalid_arguments")
-            text += mt
-        chunks = p.get("chunks")
-        if chunks is not None:
-            if not isinstance(chunks, list):
-                raise _err("invalid_chunks")
-            for c in chunks:
-                if not isinstance(c, dict) or c.get("type") not in ("markdown_text", "task_update", "plan_update",
-                                                                     "blocks"):
-                    raise _err("invalid_chunks")
-                if c["type"] == "markdown_text":
-                    if not isinstance(c.get("text"), str):
-                        raise _err("invalid_chunks")
-                    text += c["text"]
-                elif c["type"] == "blocks":
-                    errs = validate_blocks(c.get("blocks"))
-                    if errs:
-                        raise _invalid_blocks(errs)
-        if len(text) > 12000:
-            raise _err("msg_too_long")
-        return text, list(chunks or [])
+    # -- streaming (rules and their sources: testkit/fakes/slack_streams.py)
+    def _check_messages_tab(self, channel: str) -> None:
+        """A stream in the app's DM needs the Messages tab (``messages_tab_disabled``)."""
+        if channel.startswith("D") and not self.messages_tab_enabled:
+            raise _err("messages_tab_disabled")
 
     def _chat_start_stream(self, p: dict) -> dict:
         channel = self._check_channel(p.get("channel"))
-        thread_ts = p.get("thread_ts")
-        if thread_ts is not None and not _TS_RE.match(str(thread_ts)):
-            raise _err("invalid_thread_ts")
-        text, chunks = self._stream_text(p)
+        self._check_messages_tab(channel)
+        streams.check_start_args(p, in_dm=channel.startswith("D"))
+        content = streams.read_content(p)
+        st = streams.new_stream(p, streams.ignored_args(p, streams.START_ARGS))
+        streams.apply_content(st, content, "start")
         ts = self._next_ts()
-        msg = self._bot_message(text, ts, thread_ts=thread_ts)
+        msg = self._bot_message(content.text, ts, thread_ts=p["thread_ts"])
         self.messages.setdefault(channel, {})[ts] = msg
-        if thread_ts:
-            self._note_reply(channel, thread_ts, msg)
-        self.streams[(channel, ts)] = {
-            "state": "streaming", "chunks": chunks, "thread_ts": thread_ts,
-            "recipient_team_id": p.get("recipient_team_id"), "recipient_user_id": p.get("recipient_user_id"),
-            "appends": 0,
-        }
+        self._note_reply(channel, p["thread_ts"], msg)
+        self.streams[(channel, ts)] = st
         return {"ok": True, "channel": channel, "ts": ts}
 
-    def _stream_for(self, p: dict) -> tuple[str, str, dict]:
+    def _stream_for(self, p: dict, appending: bool) -> tuple[str, str, dict]:
+        """The live stream a call names, or the error Slack gives for that message."""
         channel = self._check_channel(p.get("channel"), post=False)
+        self._check_messages_tab(channel)
         ts = p.get("ts")
-        st = self.streams.get((channel, ts)) if ts else None
-        if st is None or st["state"] != "streaming":
+        if not ts:
+            raise invalid_arguments(["missing required field: ts"])
+        st = self.streams.get((channel, ts))
+        if st is None:
+            msg = self.messages.get(channel, {}).get(ts)
+            if msg is not None and msg.get("user") != self.bot_user_id:
+                raise _err("message_not_owned_by_app")
+            raise _err("message_not_in_streaming_state")
+        streams.close_if_due(st, **self._stream_limits)
+        if st["state"] == "stopped_by_user" and appending:
+            raise _err("stopped_by_user")
+        if st["state"] != "streaming":
             raise _err("message_not_in_streaming_state")
         return channel, ts, st
 
     def _chat_append_stream(self, p: dict) -> dict:
-        channel, ts, st = self._stream_for(p)
-        text, chunks = self._stream_text(p)
-        if not text and not chunks:
+        channel, ts, st = self._stream_for(p, appending=True)
+        content = streams.read_content(p)
+        if not content.text and not content.chunks:
             raise _err("no_text")
-        self.messages[channel][ts]["text"] += text
-        st["chunks"].extend(chunks)
+        streams.apply_content(st, content, "append")
+        st["ignored_args"] += streams.ignored_args(p, streams.APPEND_ARGS)
+        self.messages[channel][ts]["text"] += content.text
         st["appends"] += 1
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_stop_stream(self, p: dict) -> dict:
-        channel, ts, st = self._stream_for(p)
-        text, chunks = self._stream_text(p)
-        blocks = p.get("blocks")
-        if blocks is not None:
-            errs = validate_blocks(blocks) if not isinstance(blocks, str) else ["must be an array [json-pointer:/blocks]"]
-            if errs:
-                raise _invalid_blocks(errs)
+        channel, ts, st = self._stream_for(p, appending=False)
+        streams.check_stop_args(p)
+        self._check_metadata(p)
+        content = streams.read_content(p)
+        streams.apply_content(st, content, "stop")
+        st["ignored_args"] += streams.ignored_args(p, streams.STOP_ARGS)
+        st.update(state="stopped", stop_blocks=p.get("blocks"), metadata=p.get("metadata"),
+                  session_status=p.get("session_status"))
         msg = self.messages[channel][ts]
-        msg["text"] += text
-        st["chunks"].extend(chunks)
-        st["state"] = "stopped"
-        if blocks is not None:
-            msg["blocks"] = blocks
-        if p.get("metadata") is not None:
-            msg["metadata"] = p["metadata"]
+        msg["text"] += content.text
+        if st["blocks"] or st["stop_blocks"]:
+            msg["blocks"] = st["blocks"] + (st["stop_blocks"] or [])  # stop blocks render last
+        if st["metadata"] is not None:
+            msg["metadata"] = st["metadata"]
         return {"ok": True, "channel": channel, "ts": ts, "message": json.loads(json.dumps(msg))}
 
     # -- reactions
@@ -1161,8 +1045,16 @@ class FakeSlack:
         self.assistant_threads.setdefault(key, {})["status"] = p["status"]
         return {"ok": True}
 
+    def _prompts_key(self, p: dict) -> tuple[str, str | None]:
+        """Prompts go to a thread, or (agent_view) to the top of the app's Messages tab: no
+        thread_ts there (bolt-python docs/english/concepts/adding-agent-features.md; slack_sdk
+        3.48 makes thread_ts optional). Leaving thread_ts out outside a DM: the fake's guess."""
+        if p.get("thread_ts") is None and str(p.get("channel_id") or "").startswith("D"):
+            return p["channel_id"], None
+        return self._assistant_key(p)
+
     def _assistant_set_prompts(self, p: dict) -> dict:
-        key = self._assistant_key(p)
+        key = self._prompts_key(p)
         prompts = p.get("prompts")
         if not isinstance(prompts, list) or not prompts or len(prompts) > 4:
             raise _err("invalid_arguments")
@@ -1180,6 +1072,32 @@ class FakeSlack:
             raise _err("invalid_arguments")
         self.assistant_threads.setdefault(key, {})["title"] = p["title"]
         return {"ok": True}
+
+    # -- App Home (rules and their sources: testkit/fakes/slack_views.py)
+    def _views_publish(self, p: dict) -> dict:
+        user = p.get("user_id")
+        for name in ("user_id", "view"):
+            if p.get(name) is None:
+                raise invalid_arguments([f"missing required field: {name}"])
+        view = views.read_view(p["view"])
+        if not self.home_tab_enabled:
+            raise _err("not_enabled")
+        problems = views.check_home_view(view)
+        if problems:
+            raise invalid_arguments(problems)
+        views.check_size(view)
+        current = self.home_views.get(user)
+        views.check_hash(p.get("hash"), current)
+        self._check_external_id(view.get("external_id"), user)
+        view_id = current["id"] if current else "V" + uuid.uuid4().hex[:10].upper()
+        self.home_views[user] = views.published_view(view, view_id=view_id, team_id=self.team_id,
+                                                     app_id=self.app_id, bot_id=self.bot_id)
+        return {"ok": True, "view": json.loads(json.dumps(self.home_views[user]))}
+
+    def _check_external_id(self, external_id: str | None, user: str) -> None:
+        """An external_id is unique across the team's views."""
+        if external_id and any(v["external_id"] == external_id for u, v in self.home_views.items() if u != user):
+            raise _err("duplicate_external_id")
 
     # -- socket mode
     def _apps_connections_open(self, p: dict) -> dict:

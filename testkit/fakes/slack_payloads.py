@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 __all__ = [
     "sign", "post_signed", "event_callback", "app_mention", "message", "slash_command", "form_body",
     "block_actions", "interaction_body", "assistant_thread_started", "next_ts", "rich_text_blocks",
+    "app_home_opened", "feedback_click",
 ]
 
 _ts_lock = threading.Lock()
@@ -198,6 +199,24 @@ def assistant_thread_started(channel: str = "D1", thread_ts: str | None = None, 
     }
 
 
+def app_home_opened(user: str = "U1", channel: str = "D1", tab: str = "home", view: dict | None = None,
+                    event_ts: str | None = None) -> dict:
+    """The ``app_home_opened`` event (docs.slack.dev/reference/events/app_home_opened).
+
+    ``tab`` is ``"home"`` or ``"messages"``; under ``features.agent_view`` opening the agent's
+    DM sends ``tab: "messages"`` (docs.slack.dev/ai/migrating-to-agent-messaging).  ``view``
+    (the Home tab as last published, e.g. ``fake.home_view(user)``) is only sent for the
+    Home tab, and only once a view was published.
+    """
+    if tab not in ("home", "messages"):
+        raise ValueError(f"unknown App Home tab {tab!r}")
+    ev = {"type": "app_home_opened", "user": user, "channel": channel, "event_ts": event_ts or next_ts(),
+          "tab": tab}
+    if tab == "home" and view is not None:
+        ev["view"] = view
+    return ev
+
+
 # ------------------------------------------------------------------ commands / interactivity
 
 def slash_command(text: str, command: str = "/milvus", channel_id: str = "C1", user_id: str = "U1",
@@ -226,19 +245,58 @@ def block_actions(action_id: str, value: str, channel: str = "C1", message_ts: s
                   block_id: str = "actions", team_id: str = "T1", api_app_id: str = "A1",
                   message_blocks: list | None = None, button_text: str = "Button") -> dict:
     """A ``block_actions`` payload for a button click on a bot message."""
-    message_ts = message_ts or next_ts()
+    text = {"type": "plain_text", "text": button_text, "emoji": True}
     msg = {
         "type": "message", "user": "UBOT", "bot_id": "BBOT", "app_id": api_app_id, "text": "",
-        "ts": message_ts, "team": team_id,
+        "ts": message_ts or next_ts(), "team": team_id,
         "blocks": message_blocks if message_blocks is not None else [{
             "type": "actions", "block_id": block_id, "elements": [{
-                "type": "button", "action_id": action_id, "value": value,
-                "text": {"type": "plain_text", "text": button_text, "emoji": True}}]}],
+                "type": "button", "action_id": action_id, "value": value, "text": text}]}],
     }
-    container = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False}
     if thread_ts:
         msg["thread_ts"] = thread_ts
-        container["thread_ts"] = thread_ts
+    action = {"action_id": action_id, "block_id": block_id, "text": text, "value": value, "type": "button"}
+    return _block_actions_payload(action, msg, channel, user, team_id, api_app_id, response_url)
+
+
+def feedback_click(message: dict, positive: bool = True, channel: str = "C1", user: str = "U1",
+                   action_id: str | None = None, team_id: str = "T1", api_app_id: str = "A1",
+                   response_url: str | None = None) -> dict:
+    """The ``block_actions`` payload of a click on a feedback button of ``message``.
+
+    ``message`` is the bot message as Slack stores it (e.g. ``fake.message(channel, ts)``); its
+    ``feedback_buttons`` element (inside a ``context_actions`` block; the one with
+    ``action_id`` if given) supplies the action: ``type: "feedback_buttons"``, the element's
+    ``action_id``, the block's ``block_id``, and the clicked button's ``text`` and ``value``
+    (the shape of @slack/bolt's FeedbackButtonsAction, docs.slack.dev/tools/bolt-js/reference/
+    interfaces/FeedbackButtonsAction).  Raises ValueError when the message has no such element.
+    """
+    msg = json.loads(json.dumps(message))
+    block, element = _feedback_element(msg, action_id)
+    block.setdefault("block_id", uuid.uuid4().hex[:5])  # Slack fills in a block_id the app left out
+    button = element["positive_button" if positive else "negative_button"]
+    action = {"action_id": element.get("action_id", ""), "block_id": block["block_id"], "text": button["text"],
+              "value": button["value"], "type": "feedback_buttons"}
+    return _block_actions_payload(action, msg, channel, user, team_id, api_app_id, response_url)
+
+
+def _feedback_element(message: dict, action_id: str | None) -> tuple[dict, dict]:
+    for block in message.get("blocks") or []:
+        if block.get("type") != "context_actions":
+            continue
+        for el in block.get("elements", []):
+            if el.get("type") == "feedback_buttons" and action_id in (None, el.get("action_id")):
+                return block, el
+    raise ValueError(f"message {message.get('ts')} has no feedback_buttons element"
+                     + (f" with action_id {action_id!r}" if action_id else ""))
+
+
+def _block_actions_payload(action: dict, message: dict, channel: str, user: str, team_id: str,
+                           api_app_id: str, response_url: str | None) -> dict:
+    """The ``block_actions`` envelope around one action on ``message``."""
+    container = {"type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": False}
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
     trigger = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
     return {
         "type": "block_actions",
@@ -251,17 +309,10 @@ def block_actions(action_id: str, value: str, channel: str = "C1", message_ts: s
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel, "name": "general"},
-        "message": msg,
+        "message": message,
         "state": {"values": {}},
         "response_url": response_url or f"https://hooks.slack.com/actions/{team_id}/{uuid.uuid4().int % 10**13}/x",
-        "actions": [{
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": {"type": "plain_text", "text": button_text, "emoji": True},
-            "value": value,
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-        }],
+        "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
     }
 
 
