@@ -437,6 +437,38 @@ def _sources_text(sources: list[dict], version: str | None = None) -> str:
     return text if parts else ""
 
 
+FEEDBACK_ACTION = "feedback"  # Slack's native feedback_buttons; value "up:<answer id>" / "down:<answer id>"
+
+
+def feedback_value(value: str) -> tuple[str, str] | None:
+    """"up:a12" -> ("up", "a12"); None for anything else."""
+    vote, _, answer_id = (value or "").partition(":")
+    return (vote, answer_id) if vote in ("up", "down") and answer_id else None
+
+
+def action_blocks(answer_id: str, escalation: bool) -> list[dict]:
+    """Native 👍/👎 (a context_actions block with feedback_buttons) and "Still need help"."""
+    def button(text: str, vote: str, label: str) -> dict:
+        return {"text": {"type": "plain_text", "text": text}, "value": f"{vote}:{answer_id}",
+                "accessibility_label": label}
+
+    out = [{"type": "context_actions", "elements": [{
+        "type": "feedback_buttons", "action_id": FEEDBACK_ACTION,
+        "positive_button": button("Helpful", "up", "Mark this answer as helpful"),
+        "negative_button": button("Not helpful", "down", "Mark this answer as not helpful")}]}]
+    if escalation:
+        out.append(ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text="Still need help", emoji=True),
+                                                        action_id="escalate", value=answer_id)]).to_dict())
+    return out
+
+
+def footer_blocks(sources: list[dict], *, answer_id: str, note: str | None = None, escalation: bool = True,
+                  version: str | None = None) -> list[dict]:
+    """What follows a streamed answer (the text itself was streamed): note, sources, feedback, help."""
+    blocks = answer_blocks("x", sources, answer_id=answer_id, note=note, escalation=escalation, version=version)
+    return blocks[1:]  # without the one answer section
+
+
 def answer_blocks(
     answer_md: str,
     sources: list[dict],
@@ -453,7 +485,7 @@ def answer_blocks(
     "Sources:" context (deduped by URL, max 5) and an actions block with the
     feedback/escalation buttons (value = ``answer_id``).
     """
-    if not isinstance(answer_id, str) or not answer_id or len(answer_id) > BUTTON_VALUE_LIMIT:
+    if not isinstance(answer_id, str) or not answer_id or len(answer_id) > BUTTON_VALUE_LIMIT - 5:
         raise ValueError("answer_id must be a non-empty string of at most 2000 chars")
 
     mrkdwn = md_to_mrkdwn(answer_md or "")
@@ -475,16 +507,7 @@ def answer_blocks(
     if src_text:
         tail.append(ContextBlock(elements=[_mrkdwn(src_text)]).to_dict())
 
-    buttons = [
-        ButtonElement(text=PlainTextObject(text="👍 Helpful", emoji=True),
-                      action_id="feedback_up", value=answer_id),
-        ButtonElement(text=PlainTextObject(text="👎 Not helpful", emoji=True),
-                      action_id="feedback_down", value=answer_id),
-    ]
-    if escalation:
-        buttons.append(ButtonElement(text=PlainTextObject(text="Still need help", emoji=True),
-                                     action_id="escalate", value=answer_id))
-    tail.append(ActionsBlock(elements=buttons).to_dict())
+    tail += action_blocks(answer_id, escalation)
 
     max_sections = MAX_BLOCKS - len(tail) - 1  # keep room for the truncation note
     if len(pieces) > max_sections:

@@ -121,6 +121,12 @@ class BotHarness:
                                          "application/x-www-form-urlencoded", SECRET)
         return status, payload
 
+    def post_interaction(self, payload: dict) -> int:
+        """Any interactivity payload (e.g. sp.feedback_click), signed as Slack sends it; the HTTP status."""
+        status, _, _ = sp.post_signed(self.url, sp.interaction_body(payload), "application/x-www-form-urlencoded",
+                                      SECRET)
+        return status
+
     def idle(self, timeout: float = 20.0) -> bool:
         """Every accepted question finished (none queued or being answered), and notices sent."""
         deadline = time.monotonic() + timeout

@@ -67,7 +67,16 @@ def all_texts(obj):
 
 
 def buttons(blocks):
-    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    """Every clickable thing: (action_id, value, text) of feedback buttons and plain buttons."""
+    out = []
+    for b in blocks:
+        for e in b.get("elements", []) if b["type"] in ("actions", "context_actions") else []:
+            if e["type"] == "feedback_buttons":
+                out += [{"action_id": e["action_id"], "value": e[k]["value"], "text": e[k]["text"]}
+                        for k in ("positive_button", "negative_button")]
+            else:
+                out.append(e)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -187,18 +196,18 @@ def test_answer_blocks_structure():
         {"url": "javascript:alert(1)", "title": "bad"},
     ] + [{"url": f"https://milvus.io/docs/{i}.md", "title": f"T{i}"} for i in range(10)]
     blocks = answer_blocks("Answer", sources, answer_id="id-9", note="AI answer unavailable — showing the closest doc passage")
-    assert [b["type"] for b in blocks] == ["section", "context", "context", "actions"]
+    assert [b["type"] for b in blocks] == ["section", "context", "context", "context_actions", "actions"]
     assert blocks[1]["elements"][0]["text"] == "AI answer unavailable — showing the closest doc passage"
     src = blocks[2]["elements"][0]["text"]
     assert src.startswith("Sources: <https://milvus.io/docs/a.md|A › Intro> · ")
     assert src.count("<https://") == 5 and "javascript" not in src and "A dup" not in src
     btns = buttons(blocks)
-    assert [b["action_id"] for b in btns] == ["feedback_up", "feedback_down", "escalate"]
-    assert [b["text"]["text"] for b in btns] == ["👍 Helpful", "👎 Not helpful", "Still need help"]
-    assert all(b["value"] == "id-9" for b in btns)
+    assert [b["action_id"] for b in btns] == ["feedback", "feedback", "escalate"]  # Slack's native feedback
+    assert [b["text"]["text"] for b in btns] == ["Helpful", "Not helpful", "Still need help"]
+    assert [b["value"] for b in btns] == ["up:id-9", "down:id-9", "id-9"]
     no_esc = answer_blocks("Answer", [], answer_id="z", escalation=False)
-    assert [b["action_id"] for b in buttons(no_esc)] == ["feedback_up", "feedback_down"]
-    assert [b["type"] for b in no_esc] == ["section", "actions"]
+    assert [b["value"] for b in buttons(no_esc)] == ["up:z", "down:z"]
+    assert [b["type"] for b in no_esc] == ["section", "context_actions"]
 
 
 def test_answer_blocks_truncates_long_answer():
@@ -333,11 +342,11 @@ def test_prop_answer_blocks(md, sources, answer_id, note, escalation):
     assert sum(map(len, texts)) < 12000
     btns = buttons(blocks)
     assert len(btns) == (3 if escalation else 2)
-    assert all(b["value"] == answer_id for b in btns)
+    assert [b["value"] for b in btns] == [f"up:{answer_id}", f"down:{answer_id}"] + ([answer_id] if escalation else [])
     for t in all_texts(blocks):
         assert no_stray_angles(t)
         assert len(t) <= 3000
-    assert blocks[-1]["type"] == "actions"
+    assert blocks[-1]["type"] == ("actions" if escalation else "context_actions")
 
 
 @FAST

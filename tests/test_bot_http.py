@@ -210,17 +210,20 @@ def test_feedback_and_escalation(keyless, slack):
     slack.wait_for("chat.postMessage", 1)
     assert keyless.idle()
     answer = keyless.replies()[0]
-    buttons = [e for b in answer.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert {b["action_id"] for b in buttons} == {"feedback_up", "feedback_down", "escalate"}
-    answer_id = buttons[0]["value"]
-    status, _ = keyless.post_action("feedback_down", answer_id, channel="C1", message_ts=answer.response["ts"],
-                                    thread_ts=ev["ts"])
-    assert status == 200
+    shown = slack.message(answer.params["channel"], answer.response["ts"])
+    native = [e for b in shown["blocks"] if b["type"] == "context_actions" for e in b["elements"]]
+    assert [e["type"] for e in native] == ["feedback_buttons"]  # Slack's own 👍/👎
+    escalate = [e for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    answer_id = escalate[0]["value"]
+    assert keyless.post_interaction(sp.feedback_click(shown, positive=False, channel="C1", user="U1")) == 200
+    assert keyless.post_interaction(sp.feedback_click(shown, positive=True, channel="C1", user="U1")) == 200
+    assert keyless.post_interaction(sp.feedback_click(shown, positive=False, channel="C1", user="U2")) == 200
     status, _ = keyless.post_action("escalate", answer_id, channel="C1", message_ts=answer.response["ts"],
                                     thread_ts=ev["ts"])
     assert status == 200
     slack.wait_for("chat.postMessage", 2)
-    assert [f["value"] for f in keyless.store.feedback()] == ["down"]
+    votes = {(f["answer_id"], f["user"]): f["value"] for f in keyless.store.feedback()}
+    assert votes == {(answer_id, "U1"): "up", (answer_id, "U2"): "down"}  # a second click changes the vote
     esc = keyless.replies()[-1]
     assert "<!subteam^S0HELP>" in esc.params["text"] and esc.params["thread_ts"] == ev["ts"]
 

@@ -1,15 +1,23 @@
-"""👍 / 👎 feedback and "Still need help" (tags FAQBOT_ESCALATION in the thread)."""
+"""👍 / 👎 feedback (Slack's feedback_buttons; the older feedback_up/down buttons still count) and
+"Still need help" (tags FAQBOT_ESCALATION in the thread)."""
 
 import re
 
+from ..blocks import FEEDBACK_ACTION, feedback_value
+
 
 def register(app, bot) -> None:
-    @app.action(re.compile(r"^feedback_(up|down)$"))
+    @app.action(re.compile(rf"^(feedback_(up|down)|{FEEDBACK_ACTION})$"))
     def on_feedback(ack, body, action):
         ack()
-        value = "up" if action["action_id"] == "feedback_up" else "down"
-        user = body["user"]["id"]
-        bot.store.add_feedback(action.get("value", ""), user, value)
+        if action["action_id"] == FEEDBACK_ACTION:
+            vote = feedback_value(action.get("value", ""))
+            if vote is None:
+                return  # not one of our values
+            value, answer_id = vote
+        else:  # answers posted before the native buttons
+            value, answer_id = ("up" if action["action_id"] == "feedback_up" else "down"), action.get("value", "")
+        bot.store.add_feedback(answer_id, body["user"]["id"], value)  # one vote per user: a new click changes it
         bot.later(bot.ephemeral, body, "Thanks for the feedback!" if value == "up"
                   else "Thanks — noted. Use *Still need help* if you need a human.")
 
