@@ -32,9 +32,10 @@ def asker(job: Job) -> str:
 
 
 class Poster:
-    def __init__(self, client, store):
+    def __init__(self, client, store, bot_user_id: str | None = None):
         self.client = client
         self.store = store
+        self.bot_user_id = bot_user_id
 
     def post_or_update(self, job: Job, text: str, blocks: list | None) -> None:
         kwargs = {"text": text} | ({"blocks": blocks} if blocks is not None else {})
@@ -60,14 +61,31 @@ class Poster:
         except SlackApiError as exc:
             log.info("job %s: could not look for an earlier reply (%s)", job.id, exc.response.get("error"))
             return
-        for msg in resp.get("messages", []):
+        messages = resp.get("messages", [])
+        for msg in messages:
             meta = msg.get("metadata") or {}
             if (meta.get("event_type") == REPLY_EVENT
                     and str((meta.get("event_payload") or {}).get("job_id")) == str(job.id)):
-                job.reply_ts = msg["ts"]
-                self.store.update(job.id, reply_ts=job.reply_ts)
-                log.info("job %s: found its reply from an earlier attempt (%s); editing it", job.id, job.reply_ts)
+                self._adopt(job, msg["ts"], "its metadata")
                 return
+        # chat.startStream takes no metadata: a stream cut off before its ts was stored is the bot's
+        # first message after the question that carries no job id, before anyone else spoke again
+        for msg in messages:
+            if job.ts and float(msg.get("ts", 0)) <= float(job.ts):
+                continue
+            if not self._mine(msg):
+                return  # someone spoke after the question: no reply of ours came first
+            if not msg.get("metadata"):
+                self._adopt(job, msg["ts"], "its place in the thread (a stream)")
+                return
+
+    def _mine(self, msg: dict) -> bool:
+        return bool(msg.get("bot_id")) and (not self.bot_user_id or msg.get("user") in (None, self.bot_user_id))
+
+    def _adopt(self, job: Job, ts: str, how: str) -> None:
+        job.reply_ts = ts
+        self.store.update(job.id, reply_ts=ts)
+        log.info("job %s: found its reply from an earlier attempt by %s (%s); editing it", job.id, how, ts)
 
     def notify(self, job: Job, kind: str) -> None:
         """A short message for the user: in the thread, or ephemeral for rate/busy notices."""

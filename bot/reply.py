@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 
 from slack_sdk.errors import SlackApiError
@@ -26,11 +25,11 @@ from .jobstore import Outcome
 from .jobstore import Job, JobStatus
 from .kinds import Progress, rules
 from .posting import Poster, asker
+from .stream import LiveAnswer
 
 log = logging.getLogger(__name__)
 
 THINKING_REACTION = "eyes"
-STREAM_EVERY_S = 1.0  # chat.update is Tier 3: ~1 edit per second keeps well inside it
 MAX_QUESTION_CHARS = 4000
 NO_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
@@ -42,29 +41,6 @@ def clean_question(text: str, bot_user_id: str | None = None) -> str:
     text = (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = re.sub(r"\s+", " ", text).strip()
     return text[:MAX_QUESTION_CHARS]
-
-
-class _Streamer:
-    """Posts the answer when the first words arrive and edits it at most once a second."""
-
-    def __init__(self, responder: "Responder", job: Job):
-        self.r, self.job = responder, job
-        self.text = ""
-        self.last = 0.0
-        self.lock = threading.Lock()
-
-    def push(self, delta: str) -> None:
-        with self.lock:
-            self.text += delta
-            now = time.monotonic()
-            if now - self.last < STREAM_EVERY_S and self.job.reply_ts:
-                return
-            self.last = now
-            partial = blocks.md_to_mrkdwn(self.text)[:2900] + " …"
-            try:
-                self.r.post_or_update(self.job, text=partial, blocks=None)
-            except SlackApiError as exc:  # streaming is best effort; the final post decides
-                log.info("stream update failed: %s", exc.response.get("error"))
 
 
 def outcome(answer) -> Outcome:
@@ -84,6 +60,7 @@ class Responder:
         self.pipeline = pipeline
         self.settings = settings
         self.bot_user_id = bot_user_id
+        poster.bot_user_id = poster.bot_user_id or bot_user_id
         self.errors = {"milvus": 0, "gemini": 0, "slack": 0, "internal": 0}  # for /metrics
 
     def post_or_update(self, job: Job, text: str, blocks: list | None) -> None:
@@ -94,40 +71,66 @@ class Responder:
         """Answer one claimed job; returns how it ended (status, error) for the worker to record."""
         kind = rules(job.kind)
         reacted = False
+        live: LiveAnswer | None = None
+        writes = self.pipeline.answerer is not None  # Gemini writes (and streams) the answer
+        default_version = self.settings.channel_version_map.get(job.channel)
         try:
             if not kind.confident_only:  # visible within a second, before any slow call
                 reacted = self._progress(job)
-            retrieval = self.pipeline.search(job.question,
-                                             default_version=self.settings.channel_version_map.get(job.channel))
+                if writes and not kind.posts_question:
+                    live = self._live(job, self._version_hint(job, default_version))
+            retrieval = self.pipeline.search(job.question, default_version=default_version)
             if kind.confident_only:
                 if not retrieval.confident:
                     return JobStatus.SKIPPED, None  # unsure in a support channel: stay quiet
                 reacted = self._progress(job)
             if kind.posts_question and not job.thread_ts and not job.response_url_only:
                 self._post_question(job)
-            streamer = _Streamer(self, job) if self.pipeline.answerer is not None and not job.response_url_only else None
+            if writes and live is None and not job.response_url_only:
+                live = self._live(job, retrieval.version)
+            if live is not None:
+                live.writing()
             answer = self.pipeline.ask(job.question, history=self._history(job),
-                                       on_delta=streamer.push if streamer else None, retrieval=retrieval)
-            self._deliver(job, answer)
+                                       on_delta=live.push if live else None, retrieval=retrieval)
+            self._deliver(job, answer, live)
             return JobStatus.DONE, None
         except (StoreError, EmbeddingError) as exc:
             log.error("job %s: retrieval failed: %s", job.id, exc)
-            return self._apologise(job, "milvus", str(exc))
+            return self._apologise(job, "milvus", str(exc), live)
         except SlackApiError as exc:
             error = exc.response.get("error")
             log.error("job %s: Slack API error %s%s", job.id, error,
                       " — check SLACK_BOT_TOKEN" if error in ("invalid_auth", "not_authed", "token_revoked") else "")
-            return self._apologise(job, "slack", f"slack:{error}")
+            return self._apologise(job, "slack", f"slack:{error}", live)
         except Exception as exc:
             log.exception("job %s: unexpected error", job.id)
-            return self._apologise(job, "internal", type(exc).__name__)
+            return self._apologise(job, "internal", type(exc).__name__, live)
         finally:
             if reacted:
                 self._safe(self.client.reactions_remove, channel=job.channel, timestamp=job.ts,
                            name=THINKING_REACTION)
 
-    def _apologise(self, job: Job, kind: str, error: str) -> tuple[JobStatus, str]:
+    def _version_hint(self, job: Job, default_version: str | None) -> str | None:
+        """Which docs version retrieval will search (for the progress line shown before it runs)."""
+        try:
+            return self.pipeline.route(job.question, default_version=default_version).version
+        except Exception:  # Milvus down: the search itself will say so
+            return None
+
+    def _live(self, job: Job, version: str | None) -> LiveAnswer:
+        """The answer's message: a native stream (opened now, with the plan) or post + edit."""
+        native = self.settings.streaming == "native" and not (job.attempts > 1 and job.reply_ts)
+        live = LiveAnswer(self.poster, job, native=native)
+        if native and job.attempts > 1:
+            self.poster.find_reply(job)  # an earlier attempt's reply: edit it, don't stream a second one
+            live.native = not job.reply_ts
+        live.searching(version)
+        return live
+
+    def _apologise(self, job: Job, kind: str, error: str, live: LiveAnswer | None = None) -> tuple[JobStatus, str]:
         self.errors[kind] = self.errors.get(kind, 0) + 1
+        if live is not None:
+            live.abandon()
         try:
             self.poster.notify(job, kind)
             return JobStatus.FAILED, error[:500]
@@ -180,7 +183,7 @@ class Responder:
         job.thread_ts = resp["ts"]
         self.store.update(job.id, thread_ts=job.thread_ts)
 
-    def _deliver(self, job: Job, answer) -> None:
+    def _deliver(self, job: Job, answer, live: LiveAnswer | None) -> None:
         answer_id = f"a{job.id}"
         if self.pipeline.answerer is not None and answer.mode != "gemini" and answer.retrieval.hits:
             self.errors["gemini"] += 1  # Gemini failed or was blocked: the extractive answer stands in
@@ -191,8 +194,9 @@ class Responder:
         note = answer.note
         if len(job.question) >= MAX_QUESTION_CHARS:
             note = ((note + " ") if note else "") + "Your question was long, so I used its first 4,000 characters."
-        kit = blocks.answer_blocks(answer.answer, answer.sources, answer_id=answer_id, note=note,
-                                   escalation=bool(self.settings.escalation_ids), version=answer.version)
+        look = {"answer_id": answer_id, "note": note, "escalation": bool(self.settings.escalation_ids),
+                "version": answer.version}
+        kit = blocks.answer_blocks(answer.answer, answer.sources, **look)
         text = blocks.fallback_text(answer.answer)
         if job.response_url_only:
             question = blocks.escape(job.question)[:2900]
@@ -202,13 +206,17 @@ class Responder:
                                                      "verbatim": True}}] + kit)
             return
         try:
-            self.post_or_update(job, text=text, blocks=kit)
+            if live is not None:
+                live.finish(answer.answer, text, kit, blocks.footer_blocks(answer.sources, **look),
+                            streamed_is_final=answer.mode == "gemini")
+            else:
+                self.post_or_update(job, text=text, blocks=kit)
         except SlackApiError as exc:
             if exc.response.get("error") not in ("msg_too_long", "invalid_blocks"):
                 raise
             # should not happen (blocks.py keeps to the limits); degrade to a short plain reply
             short = blocks.answer_blocks(blocks.fallback_text(answer.answer, 2500), answer.sources,
-                                         answer_id=answer_id, note=note, escalation=False, version=answer.version)
+                                         **(look | {"escalation": False}))
             self.post_or_update(job, text=text[:2500], blocks=short)
 
     @staticmethod

@@ -33,6 +33,7 @@ class BotSettings(BaseSettings):
     workers: int = Field(128, alias="FAQBOT_WORKERS", ge=1, le=512)  # answers in flight per worker process
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
     answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
+    streaming: Literal["native", "edit"] = Field("native", alias="FAQBOT_STREAMING")
     log_format: Literal["text", "json"] = Field("text", alias="FAQBOT_LOG_FORMAT")
 
     @field_validator("slack_bot_token", "slack_app_token")

@@ -39,12 +39,15 @@ class BotHarness:
             rag_env |= {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.base_url,
                         "GEMINI_TIMEOUT": env.pop("GEMINI_TIMEOUT", "5")}
         rag_env |= {k: v for k, v in env.items() if not k.startswith(("SLACK_", "FAQBOT_S", "FAQBOT_E", "FAQBOT_R", "FAQBOT_CHANNEL",
-                                                                          "FAQBOT_W", "FAQBOT_Q", "FAQBOT_A", "PORT"))}
+                                                                          "FAQBOT_W", "FAQBOT_Q", "FAQBOT_A", "FAQBOT_L", "PORT"))}
         self.rag_settings = load(**rag_env)
         bot_env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": SECRET,
                    "SLACK_API_URL": slack.api_url, "FAQBOT_STATE_DB": str(tmp_path / "state.db")}
         # answers on threads in this process unless a test asks for the answer process (serve's default)
         bot_env |= {"FAQBOT_ANSWER_PROCESS": "false"}
+        # answers are posted and edited unless a test asks for Slack's native streaming (serve's default;
+        # tests/test_streaming.py): most tests count chat.postMessage calls
+        bot_env |= {"FAQBOT_STREAMING": "edit"}
         bot_env |= {k: v for k, v in env.items() if k not in rag_env}
         self.bot_settings = load_bot_settings(**bot_env)
         self.pipeline = Pipeline(self.rag_settings)
