@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from typing import Literal
@@ -31,6 +32,7 @@ class BotSettings(BaseSettings):
     queue_size: int = Field(200, alias="FAQBOT_QUEUE_SIZE", ge=1, le=100000)
     answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
     log_format: Literal["text", "json"] = Field("text", alias="FAQBOT_LOG_FORMAT")
+    admins: str = Field("", alias="FAQBOT_ADMINS")  # user IDs who see the numbers on the App Home
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -64,6 +66,14 @@ class BotSettings(BaseSettings):
                 raise ValueError("comma-separated Slack IDs (C…, S…, U…)")
         return v
 
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        for item in _split(v):
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,20}", item):
+                raise ValueError(f"comma-separated Slack user IDs (U… or W…); {item!r} is not one")
+        return v
+
     @field_validator("channel_versions")
     @classmethod
     def _channel_versions(cls, v: str) -> str:
@@ -86,6 +96,10 @@ class BotSettings(BaseSettings):
     @property
     def escalation_ids(self) -> list[str]:
         return _split(self.escalation)
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(_split(self.admins))
 
     @property
     def reindex_seconds(self) -> int | None:
