@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .report_cli import add_command as add_report_command
+
 
 def cmd_serve(args) -> int:
     from .serve import serve
@@ -14,3 +16,4 @@ def add_commands(sub) -> None:
     s.add_argument("--http", action="store_true", help="force HTTP mode")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
+    add_report_command(sub)
