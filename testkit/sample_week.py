@@ -81,7 +81,7 @@ SAMPLE = [
     Q(3.0, "dan", "dm", "Is there a guide for upgrading Milvus 2.5.4 to 2.6.0 with Helm?", "ai_do_not", latency_s=3.7),
     Q(1.5, "erin", "help", "upgrade 2.5 to 2.6 - do I need to migrate my data first?", "extractive_unsure", (), 0.5),
     Q(0.4, "alice", "help", "Any docs on the upgrade from 2.5 to 2.6 with Helm yet?", "ai_not_covered", latency_s=3.3),
-    # Milvus on Windows (three people this week, a fourth earlier in the month)
+    # Milvus on Windows (three people this week; one of them asked once more earlier in the month)
     Q(5.5, "frank", "help", "Can I run Milvus on Windows?", "extractive_unsure", (), 0.4),
     Q(2.2, "gina", "platform", "How do I run Milvus on Windows without Docker?", "ai_isnt", latency_s=4.4),
     Q(0.9, "hank", "help", "run milvus natively on windows?", "ai", _v("hank:down"), 3.1),
