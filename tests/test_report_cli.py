@@ -156,6 +156,23 @@ def test_no_state_db_is_one_line_naming_the_settings(tmp_path, monkeypatch, caps
     assert "FAQBOT_ADMINS is invalid" in capsys.readouterr().err
 
 
+def test_an_unreachable_postgres_is_one_line_without_the_password(monkeypatch, capsys):
+    from bot import report_cli
+    from bot.jobstore import StateUnavailable
+
+    settings = type("S", (), {"state_db": "/nonexistent/state.db",
+                              "state_url": "postgresql://faqbot:s3cret-pw@127.0.0.1:1/faqbot"})()
+    with pytest.raises(StateUnavailable) as exc:
+        report_cli.open_existing(settings)
+    assert "FAQBOT_STATE_URL=postgresql://faqbot@127.0.0.1:1/faqbot" in str(exc.value)
+    assert "s3cret-pw" not in str(exc.value)
+    monkeypatch.setattr("bot.settings.load_bot_settings", lambda: settings)
+    assert faqbot.main(["report"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach the PostgreSQL state database") and err.count("\n") == 1
+    assert "s3cret-pw" not in err
+
+
 def test_report_reads_a_postgres_state_db(pg_url, monkeypatch, capsys):
     """The same verbs on PostgreSQL (FAQBOT_STATE_URL), when BotSettings has the field (else the SQLite path)."""
     from bot.insights import load_report
