@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .report_cli import add_command as add_report_command
+
 
 def cmd_serve(args) -> int:
     from .serve import serve
@@ -27,3 +29,4 @@ def add_commands(sub) -> None:
                                       "FAQBOT_STATE_URL to run beside them; /healthz and /metrics on PORT)")
     w.add_argument("--port", type=int)
     w.set_defaults(func=cmd_worker)
+    add_report_command(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from typing import Literal
@@ -35,6 +36,7 @@ class BotSettings(BaseSettings):
     answer_process: bool = Field(True, alias="FAQBOT_ANSWER_PROCESS")
     streaming: Literal["native", "edit"] = Field("native", alias="FAQBOT_STREAMING")
     log_format: Literal["text", "json"] = Field("text", alias="FAQBOT_LOG_FORMAT")
+    admins: str = Field("", alias="FAQBOT_ADMINS")  # user IDs who see the numbers on the App Home
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -76,6 +78,14 @@ class BotSettings(BaseSettings):
                 raise ValueError("comma-separated Slack IDs (C…, S…, U…)")
         return v
 
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        for item in _split(v):
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,20}", item):
+                raise ValueError(f"comma-separated Slack user IDs (U… or W…); {item!r} is not one")
+        return v
+
     @field_validator("channel_versions")
     @classmethod
     def _channel_versions(cls, v: str) -> str:
@@ -98,6 +108,10 @@ class BotSettings(BaseSettings):
     @property
     def escalation_ids(self) -> list[str]:
         return _split(self.escalation)
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(_split(self.admins))
 
     @property
     def reindex_seconds(self) -> int | None:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.jobstore import Job, JobKind, JobStatus, JobStore, Outcome, StateUnavailable, open_store
+from bot.jobstore import INSIGHT_FIELDS, Job, JobKind, JobStatus, JobStore, Outcome, StateUnavailable, open_store
 from bot.jobstore.memory import MemoryJobStore
 from bot.jobstore.sqlite import SQLiteJobStore
 
@@ -254,6 +254,103 @@ def test_feedback_is_one_vote_per_user_and_answer(backend):
         a.add_feedback("a1", "U3", "meh")
 
 
+# ---- insights & meta -------------------------------------------------------------------------------
+
+def _answered(store, n, outcome=Outcome.GEMINI, latency=1.0, finish=True, **job):
+    job = accept(store, n, thread_ts=f"{n}.5", **job)
+    assert [j.id for j in store.claim("host/w", 30)] == [job.id]
+    if finish:
+        store.finish(job.id, "host/w", JobStatus.DONE)
+    store.save_answer(f"a{job.id}", job, answer="x", mode="gemini", outcome=outcome, sources=[], version="v2.6.x",
+                      latency_s=latency)
+    return job
+
+
+def _failed(store, n):
+    job = accept(store, n)
+    assert [j.id for j in store.claim("host/w", 30)] == [job.id]
+    assert store.finish(job.id, "host/w", JobStatus.FAILED, error="milvus")
+    return job
+
+
+def test_insights_rows_give_answers_with_their_votes_and_failed_jobs(backend):
+    store, other = backend.open(), backend.open()
+    t0 = time.time() - 1
+    first = _answered(store, 1, latency=1.5, channel="C9", user="U7")
+    store.add_feedback(f"a{first.id}", "U1", "up")
+    other.add_feedback(f"a{first.id}", "U2", "up")
+    other.add_feedback(f"a{first.id}", "U2", "down")  # a changed vote counts once, as it is now
+    gap = _answered(store, 2, outcome=Outcome.NOT_COVERED, latency=None)
+    store.add_feedback(f"a{gap.id}", "U1", "down")
+    failed = _failed(store, 3)
+    apologised = _answered(store, 4, finish=False)  # answered, then delivering it failed: an apology
+    store.finish(apologised.id, "host/w", JobStatus.FAILED)
+    accept(store, 5)  # queued: not a question of the report yet
+    rows = other.insights_rows(t0)
+    assert all(tuple(r) == INSIGHT_FIELDS for r in rows)
+    assert [(r["job_id"], r["outcome"], r["up"], r["down"]) for r in rows] == [
+        (first.id, "gemini", 1, 1), (gap.id, "not_covered", 0, 1), (failed.id, "failed", 0, 0),
+        (apologised.id, "failed", 0, 0)]
+    assert [r["created"] for r in rows] == sorted(r["created"] for r in rows)
+    assert (rows[0]["question"], rows[0]["channel"], rows[0]["thread_ts"], rows[0]["user"], rows[0]["latency_s"],
+            rows[0]["mode"]) == ("q1", "C9", "1.5", "U7", 1.5, "gemini")
+    assert rows[1]["latency_s"] is None and rows[2]["latency_s"] is None
+    assert (rows[2]["question"], rows[2]["user"]) == ("q3", "U1") and abs(rows[2]["created"] - time.time()) < 30
+    assert other.insights_rows(time.time() + 60) == []
+
+
+def test_meta_values_are_shared_and_replaced(backend):
+    a, b = backend.open(), backend.open()
+    assert a.meta("docs_versions") is None
+    big = '[{"version": "v2.6.x", "note": "' + "é" * 100_000 + '"}]'
+    a.set_meta("docs_versions", big)
+    assert b.meta("docs_versions") == big
+    b.set_meta("docs_versions", "[]")
+    b.set_meta("workspace_url", "https://acme.slack.com/")
+    assert (a.meta("docs_versions"), a.meta("workspace_url")) == ("[]", "https://acme.slack.com/")
+    with pytest.raises(ValueError):
+        a.set_meta("", "x")
+    with pytest.raises(TypeError):
+        a.set_meta("k", ["not", "text"])
+
+
+def test_prune_keeps_failed_jobs_for_the_monthly_report(store):
+    failed = _failed(store, 1)
+    done = accept(store, 2)
+    store.claim("host/w", 30)
+    store.finish(done.id, "host/w", JobStatus.DONE)
+    accept(store, 3)  # the newest job stays anyway: keep it out of the question
+    time.sleep(0.02)
+    store.prune(older_than_s=0)
+    assert store.job(done.id) is None and store.job(failed.id).status == JobStatus.FAILED
+    assert [r["job_id"] for r in store.insights_rows(0)] == [failed.id]
+
+
+def test_insights_queries_are_index_searches_not_table_scans(tmp_path, pg_url):
+    """A Home open on a large state DB reads the rows of its window, not the tables."""
+    from bot.jobstore import postgres, sqlite
+
+    store = SQLiteJobStore(tmp_path / "state.db")
+    try:
+        with store._connection() as conn:
+            for sql in (sqlite.INSIGHT_ANSWERS, sqlite.INSIGHT_FAILED):
+                plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (time.time(),))]
+                assert plan and all(step.startswith(("SEARCH", "CORRELATED")) for step in plan), plan
+    finally:
+        store.close()
+    store = postgres.PostgresJobStore(pg_url.fresh())
+    try:
+        def plan(conn, sql):
+            conn.execute("SET LOCAL enable_seqscan = off")  # tiny tables: ask whether an index *can* serve it
+            return "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + sql, (time.time(),)))
+
+        for sql in (postgres.INSIGHT_ANSWERS, postgres.INSIGHT_FAILED):
+            text = store._run(lambda conn: plan(conn, sql))
+            assert "Seq Scan" not in text and "Index" in text, text
+    finally:
+        store.close()
+
+
 # ---- upkeep ------------------------------------------------------------------------------------
 
 def test_stats_report_queue_depth_and_oldest_wait(store):
@@ -452,6 +549,9 @@ def test_a_sqlite_state_db_from_before_gets_the_new_columns_and_one_vote_per_use
         store.save_answer("a2", old[0], answer="x", mode="extractive", outcome=Outcome.EXTRACTIVE, sources=[],
                           version="v2.4.x", latency_s=0.5)
         assert store.answer("a2")["version"] == "v2.4.x"
+        assert [r["outcome"] for r in store.insights_rows(0)] == ["extractive"]  # new index and meta table too
+        store.set_meta("workspace_url", "https://acme.slack.com/")
+        assert store.meta("workspace_url") == "https://acme.slack.com/"
     finally:
         store.close()
 

@@ -57,6 +57,12 @@ class Outcome(StrEnum):
 
 VOTES = ("up", "down")
 
+# what insights_rows() gives for each question (bot/insights.py builds the report from it)
+INSIGHT_FIELDS = ("job_id", "question", "outcome", "mode", "latency_s", "channel", "thread_ts", "user", "created",
+                  "up", "down")
+# failed jobs stay this long whatever prune() is asked (the 30-day report counts them); other finished jobs go
+FAILED_KEEP_S = 31 * 86400
+
 
 class StateUnavailable(Exception):
     """The state database cannot be reached (or written). A serve replica answers 5xx on it — never a 200
@@ -206,13 +212,30 @@ class JobStore(Protocol):
     def feedback(self, answer_id: str | None = None) -> list[dict]:
         """Votes (answer_id, user, value, created, updated), in order of first vote; of one answer if given."""
 
+    def insights_rows(self, since: float) -> list[dict]:
+        """What the insights report counts, for the questions since `since` (epoch seconds), oldest first:
+        one dict (INSIGHT_FIELDS) per answer created since then, with its 👍/👎 counts in up/down, and one
+        per job created since then whose status is failed (outcome 'failed', mode '', latency_s None,
+        up = down = 0) — which replaces that job's answer if it has one (the asker got an apology).
+        Indexed on every backend (answers by created, votes by answer, failed jobs by created): the cost
+        follows the rows in the window, not the size of the database."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store (or replace) a small text value under `key`, shared by all processes — e.g. the indexed
+        docs versions (written by the process that owns Milvus) and the Slack workspace URL, so that
+        the App Home and `faqbot report` never open Milvus or call Slack."""
+
+    def meta(self, key: str) -> str | None:
+        """The value stored under `key`, or None."""
+
     def stats(self) -> dict:
-        """{'by_status': {status: count}, 'queue_depth': queued jobs, 'oldest_waiting_s': age of the
+        """{'by_status'': {status: count}, 'queue_depth': queued jobs, 'oldest_waiting_s': age of the
         oldest queued job (0.0 when none)}."""
 
     def prune(self, older_than_s: float = 7 * 86400) -> None:
         """Drop dedupe keys and finished jobs older than this (Slack retries stop after ~6 min) and
-        expired rate-limit hits. Job ids never restart. Answers and feedback stay (the insights report)."""
+        expired rate-limit hits; failed jobs stay FAILED_KEEP_S at least (the insights report counts them).
+        Job ids never restart. Answers, feedback and meta values stay (the insights report)."""
 
     def close(self) -> None:
         """Release connections and threads."""
@@ -255,6 +278,24 @@ class Wakeup:
                 poll()
 
 
+def check_meta(key: str, value: str | None = None) -> None:
+    if not isinstance(key, str) or not key:
+        raise ValueError("a meta key must be a non-empty string")
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"meta values are text (JSON if structured), not {type(value).__name__}")
+
+
+def merge_insight_rows(answers: list[dict], failed_jobs: list[dict]) -> list[dict]:
+    """insights_rows() from its two plain queries: a failed job replaces its answer; oldest first."""
+    failed_ids = {r["job_id"] for r in failed_jobs}
+    rows = [dict(r) for r in answers if r["job_id"] is None or r["job_id"] not in failed_ids]
+    rows += [dict(r) for r in failed_jobs]
+    for r in rows:
+        r["outcome"] = str(r["outcome"] or "")
+        r["up"], r["down"] = int(r["up"] or 0), int(r["down"] or 0)
+    return sorted(rows, key=lambda r: (r["created"], r["job_id"] or 0))
+
+
 def open_store(state_db_path: str | Path, state_url: str = "") -> JobStore:
     """The store the settings ask for: FAQBOT_STATE_URL=postgresql://… (or postgres://) → PostgreSQL;
     empty → the SQLite file FAQBOT_STATE_DB. Anything else is a ConfigError naming FAQBOT_STATE_URL."""
@@ -275,4 +316,4 @@ def open_store(state_db_path: str | Path, state_url: str = "") -> JobStore:
 
 
 __all__ = ["Job", "JobKind", "JobStatus", "JobStore", "Outcome", "StateUnavailable", "open_store",
-           "OPEN_STATUSES", "FINAL_STATUSES", "VOTES", "Wakeup"]
+           "OPEN_STATUSES", "FINAL_STATUSES", "VOTES", "Wakeup", "INSIGHT_FIELDS", "FAILED_KEEP_S"]

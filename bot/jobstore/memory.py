@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import Counter
 
-from . import (ACCEPT_FIELDS, UPDATE_FIELDS, Job, JobStatus, Outcome, Wakeup, check_final, check_job,
-               check_vote, unique_keys)
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, Wakeup, check_final,
+               check_job, check_meta, check_vote, merge_insight_rows, unique_keys)
 
 
 class MemoryData:
@@ -22,6 +23,7 @@ class MemoryData:
         self.answers: dict[str, dict] = {}
         self.feedback: dict[tuple[str, str], dict] = {}
         self.rate_hits: dict[str, list[float]] = {}
+        self.meta: dict[str, str] = {}
         self.last_id = 0
         self.last_vote_id = 0
         self.wakeup = Wakeup()
@@ -206,6 +208,30 @@ class MemoryJobStore:
             votes = [dict(v) for v in self.data.feedback.values() if answer_id in (None, v["answer_id"])]
         return sorted(votes, key=lambda v: v["id"])
 
+    def insights_rows(self, since: float) -> list[dict]:
+        with self.data.lock:
+            votes = Counter((v["answer_id"], v["value"]) for v in self.data.feedback.values())
+            answers = [{"job_id": a["job_id"], "question": a["question"], "outcome": a["outcome"], "mode": a["mode"],
+                        "latency_s": a["latency_s"], "channel": a["channel"], "thread_ts": a["thread_ts"],
+                        "user": a["user"], "created": a["created"],
+                        "up": votes[a["id"], "up"], "down": votes[a["id"], "down"]}
+                       for a in self.data.answers.values() if a["created"] >= since]
+            failed = [{"job_id": j.id, "question": j.question, "outcome": "failed", "mode": "", "latency_s": None,
+                       "channel": j.channel, "thread_ts": j.thread_ts, "user": j.user, "created": j.created,
+                       "up": 0, "down": 0}
+                      for j in self.data.jobs.values() if j.status == JobStatus.FAILED and j.created >= since]
+        return merge_insight_rows(answers, failed)
+
+    def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+        with self.data.lock:
+            self.data.meta[key] = value
+
+    def meta(self, key: str) -> str | None:
+        check_meta(key)
+        with self.data.lock:
+            return self.data.meta.get(key)
+
     def stats(self) -> dict:
         now = time.time()
         by_status: dict[str, int] = {}
@@ -222,8 +248,10 @@ class MemoryJobStore:
         d = self.data
         with d.lock:
             d.dedupe = {k: v for k, v in d.dedupe.items() if v[1] >= cutoff}
+            failed_cutoff = now - max(older_than_s, FAILED_KEEP_S)
             d.jobs = {i: j for i, j in d.jobs.items()
-                      if j.status in (JobStatus.QUEUED, JobStatus.RUNNING) or j.updated >= cutoff}
+                      if j.status in (JobStatus.QUEUED, JobStatus.RUNNING) or j.updated >= cutoff
+                      or (j.status == JobStatus.FAILED and j.updated >= failed_cutoff)}
             hits_cutoff = now - min(older_than_s, 86400)
             d.rate_hits = {u: [t for t in h if t >= hits_cutoff] for u, h in d.rate_hits.items()}
             d.rate_hits = {u: h for u, h in d.rate_hits.items() if h}

@@ -34,8 +34,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from . import (ACCEPT_FIELDS, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup, check_final,
-               check_job, check_vote, job_from_row, unique_keys)
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
+               check_final, check_job, check_meta, check_vote, job_from_row, merge_insight_rows, unique_keys)
 
 log = logging.getLogger(__name__)
 if logging.getLogger("psycopg.pool").level == logging.NOTSET:
@@ -100,7 +100,23 @@ CREATE INDEX faqbot_feedback_updated ON faqbot_feedback (updated, value);
 CREATE UNLOGGED TABLE faqbot_rate_hits ("user" text NOT NULL, at double precision NOT NULL);
 CREATE INDEX faqbot_rate_hits_user ON faqbot_rate_hits ("user", at);
 """),
+    (2, "insights: failed jobs by time, meta values", """
+-- the failed questions of a period (insights_rows); partial, so accepts (status queued) never write to it
+CREATE INDEX faqbot_jobs_failed ON faqbot_jobs (created) WHERE status = 'failed';
+
+-- small shared values: the indexed docs versions, the Slack workspace URL (App Home, faqbot report)
+CREATE TABLE faqbot_meta (key text PRIMARY KEY, value text NOT NULL, updated double precision NOT NULL);
+"""),
 ]
+
+# the insights report (insights_rows): answers by created, their votes through the feedback primary key
+INSIGHT_ANSWERS = """SELECT a.job_id, a.question, a.outcome, a.mode, a.latency_s, a.channel, a.thread_ts, a."user",
+    a.created,
+    (SELECT count(*) FROM faqbot_feedback f WHERE f.answer_id = a.id AND f.value = 'up') AS up,
+    (SELECT count(*) FROM faqbot_feedback f WHERE f.answer_id = a.id AND f.value = 'down') AS down
+    FROM faqbot_answers a WHERE a.created >= %s"""
+INSIGHT_FAILED = """SELECT id AS job_id, question, 'failed' AS outcome, '' AS mode, NULL::float8 AS latency_s, channel,
+    thread_ts, "user", created, 0 AS up, 0 AS down FROM faqbot_jobs WHERE status = 'failed' AND created >= %s"""
 
 
 def redact(url: str) -> str:
@@ -407,6 +423,29 @@ class PostgresJobStore:
         return self._run(lambda conn: conn.execute("SELECT * FROM faqbot_feedback WHERE answer_id = %s ORDER BY id",
                                                    (answer_id,)).fetchall(), tx=False)
 
+    # ---- insights & meta ------------------------------------------------------------------------------
+    def insights_rows(self, since: float) -> list[dict]:
+        def run(conn):  # one transaction: both queries see one snapshot (REPEATABLE READ)
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return (conn.execute(INSIGHT_ANSWERS, (float(since),)).fetchall(),
+                    conn.execute(INSIGHT_FAILED, (float(since),)).fetchall())
+
+        answers, failed = self._run(run)
+        return merge_insight_rows(answers, failed)
+
+    def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+        self._run(lambda conn: conn.execute(
+            f"INSERT INTO faqbot_meta (key, value, updated) VALUES (%s, %s, {NOW}) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated", (key, value)),
+            tx=False)
+
+    def meta(self, key: str) -> str | None:
+        check_meta(key)
+        row = self._run(lambda conn: conn.execute("SELECT value FROM faqbot_meta WHERE key = %s", (key,)).fetchone(),
+                        tx=False)
+        return row["value"] if row else None
+
     # ---- upkeep ----------------------------------------------------------------------------------------
     def stats(self) -> dict:
         def run(conn):
@@ -423,8 +462,9 @@ class PostgresJobStore:
         def run(conn):
             conn.execute(f"DELETE FROM faqbot_dedupe WHERE created < {NOW} - %s", (float(older_than_s),))
             # an identity column never restarts, so deleting the newest finished job is fine here
-            conn.execute(f"DELETE FROM faqbot_jobs WHERE updated < {NOW} - %s "
-                         "AND status NOT IN ('queued', 'running')", (float(older_than_s),))
+            conn.execute(f"DELETE FROM faqbot_jobs WHERE updated < {NOW} - %s AND status NOT IN ('queued', 'running') "
+                         f"AND NOT (status = 'failed' AND updated >= {NOW} - %s)",
+                         (float(older_than_s), float(max(older_than_s, FAILED_KEEP_S))))
             conn.execute(f"DELETE FROM faqbot_rate_hits WHERE at < {NOW} - %s", (float(min(older_than_s, 86400)),))
 
         self._run(run)

@@ -19,8 +19,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import (ACCEPT_FIELDS, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup, check_final,
-               check_job, check_vote, job_from_row, unique_keys)
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
+               check_final, check_job, check_meta, check_vote, job_from_row, merge_insight_rows, unique_keys)
 
 POOL_SIZE = 4  # SQLite connections per process: writes are one at a time anyway, reads are short
 POLL_S = 0.02  # wait_for_work: how often to look for jobs accepted by other processes (an indexed MAX(id))
@@ -44,6 +44,7 @@ SCHEMA = [
         id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT, user TEXT, value TEXT, created REAL NOT NULL,
         updated REAL)""",
     "CREATE TABLE IF NOT EXISTS rate_hits (user TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS rate_hits_user ON rate_hits (user, at)",
 ]
 # columns a state DB from before may lack
@@ -57,7 +58,17 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS answers_created ON answers (created, outcome, latency_s)",
     "CREATE INDEX IF NOT EXISTS answers_outcome ON answers (outcome, created)",
     "CREATE INDEX IF NOT EXISTS feedback_updated ON feedback (updated, value)",
+    # failed questions of a period; partial, so an accept (status queued) never writes to it
+    "CREATE INDEX IF NOT EXISTS jobs_failed ON jobs (created) WHERE status = 'failed'",
 ]
+# the insights report (insights_rows): answers by created, their votes through feedback_vote (answer_id, user)
+INSIGHT_ANSWERS = """SELECT a.job_id, a.question, a.outcome, a.mode, a.latency_s, a.channel, a.thread_ts, a.user,
+    a.created,
+    (SELECT COUNT(*) FROM feedback f WHERE f.answer_id = a.id AND f.value = 'up') AS up,
+    (SELECT COUNT(*) FROM feedback f WHERE f.answer_id = a.id AND f.value = 'down') AS down
+    FROM answers a WHERE a.created >= ?"""
+INSIGHT_FAILED = """SELECT id AS job_id, question, 'failed' AS outcome, '' AS mode, NULL AS latency_s, channel,
+    thread_ts, user, created, 0 AS up, 0 AS down FROM jobs WHERE status = 'failed' AND created >= ?"""
 # one vote per user and answer (a state DB from before kept every click: the last one counts)
 FEEDBACK_VOTE = [
     "DELETE FROM feedback WHERE id NOT IN (SELECT MAX(id) FROM feedback GROUP BY answer_id, user)",
@@ -391,6 +402,30 @@ class SQLiteJobStore:
             rows = self._read("SELECT * FROM feedback WHERE answer_id=? ORDER BY id", (answer_id,))
         return [dict(r) for r in rows]
 
+    # ---- insights & meta ----------------------------------------------------------------------
+    def insights_rows(self, since: float) -> list[dict]:
+        try:
+            with self._connection() as conn:
+                conn.execute("BEGIN")  # one snapshot for both queries
+                try:
+                    answers = conn.execute(INSIGHT_ANSWERS, (since,)).fetchall()
+                    failed = conn.execute(INSIGHT_FAILED, (since,)).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        return merge_insight_rows([dict(r) for r in answers], [dict(r) for r in failed])
+
+    def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+        self._statement("INSERT INTO meta (key, value, updated) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                        "SET value = excluded.value, updated = excluded.updated", (key, value, time.time()))
+
+    def meta(self, key: str) -> str | None:
+        check_meta(key)
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
     # ---- upkeep -------------------------------------------------------------------------
     def answer_stats(self, buckets) -> dict:
         """Answers by outcome and their time to answer: {"by_outcome": {outcome: n}, "latency_count",
@@ -410,14 +445,16 @@ class SQLiteJobStore:
                 "oldest_waiting_s": max(0.0, time.time() - oldest) if oldest is not None else 0.0}
 
     def prune(self, older_than_s: float = 7 * 86400) -> None:
-        """Drop dedupe keys and finished jobs older than a week (Slack retries stop after ~6 min)."""
+        """Drop dedupe keys and finished jobs older than a week (Slack retries stop after ~6 min); failed
+        jobs stay FAILED_KEEP_S (the insights report counts them)."""
         now = time.time()
         cutoff = now - older_than_s
         with self._tx() as conn:
             conn.execute("DELETE FROM dedupe WHERE created < ?", (cutoff,))
             # the newest job stays, so job ids never restart (the table has no AUTOINCREMENT)
             conn.execute("DELETE FROM jobs WHERE updated < ? AND status NOT IN ('queued','running') "
-                         "AND id < (SELECT MAX(id) FROM jobs)", (cutoff,))
+                         "AND NOT (status = 'failed' AND updated >= ?) AND id < (SELECT MAX(id) FROM jobs)",
+                         (cutoff, now - max(older_than_s, FAILED_KEEP_S)))
             conn.execute("DELETE FROM rate_hits WHERE at < ?", (now - min(older_than_s, 86400),))
 
     def checkpoint(self) -> None:
