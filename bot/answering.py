@@ -48,10 +48,24 @@ class Answering:
     def start(self) -> "Answering":
         from .reindex import start_reindexer
 
-        threading.Thread(target=warm_up, args=(self.pipeline,), name="warm-up", daemon=True).start()
-        self._reindexer = start_reindexer(self.pipeline, self.settings.reindex_seconds)
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        self._reindexer = start_reindexer(self.pipeline, self.settings.reindex_seconds, after=self.publish_versions)
         self.worker.start()
         return self
+
+    def _warm_up(self) -> None:
+        warm_up(self.pipeline)
+        self.publish_versions()
+
+    def publish_versions(self) -> None:
+        """The indexed docs versions into the job store, for the App Home and `faqbot report`
+        (whoever publishes them must not open Milvus: a Lite file opens from one process only)."""
+        from .meta import save_docs_versions
+
+        try:
+            save_docs_versions(self.store, self.pipeline)
+        except Exception as exc:  # Milvus or the store down: the next re-index or restart tries again
+            log.info("docs versions not published to the job store: %s", exc)
 
     def milvus(self) -> str:
         """Milvus health, checked at most every 2 s."""

@@ -25,6 +25,7 @@ from . import blocks
 from .intake import Intake
 from .jobstore import JobStore
 from .listeners import register_all
+from .meta import save_workspace_url
 from .posting import Poster
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ class Bot:
     def _build_app(self) -> App:
         self.identity = auth(self.client, self.settings)
         self.bot_user_id = self.identity.get("user_id")
+        try:
+            save_workspace_url(self.store, self.identity)  # thread links in the App Home and `faqbot report`
+        except Exception as exc:
+            log.warning("workspace URL not stored: %s", exc)
         try:
             app = App(
                 client=self.client,

@@ -12,7 +12,8 @@ import threading
 log = logging.getLogger(__name__)
 
 
-def start_reindexer(pipeline, interval_s: int | None) -> threading.Thread | None:
+def start_reindexer(pipeline, interval_s: int | None, after=None) -> threading.Thread | None:
+    """Re-ingest every `interval_s`; `after()` runs after each successful re-index."""
     if not interval_s:
         return None
     stop = threading.Event()
@@ -21,6 +22,8 @@ def start_reindexer(pipeline, interval_s: int | None) -> threading.Thread | None
         while not stop.wait(interval_s):
             try:
                 log.info("re-index done: %s", pipeline.ingest().summary())
+                if after is not None:
+                    after()
             except Exception as exc:  # keep serving; try again next time
                 log.error("re-index failed (will retry in %ss): %s", interval_s, exc)
 

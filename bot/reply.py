@@ -21,6 +21,7 @@ from rag_core.embedders import EmbeddingError
 from rag_core.store import StoreError
 
 from . import blocks
+from .insights import classify_outcome
 from .jobstore import Outcome
 from .jobstore import Job, JobStatus
 from .kinds import Progress, rules
@@ -44,10 +45,9 @@ def clean_question(text: str, bot_user_id: str | None = None) -> str:
 
 
 def outcome(answer) -> Outcome:
-    """What the insights report counts this answer as."""
-    if getattr(answer, "mode", "") == "gemini":
-        return Outcome.GEMINI
-    return Outcome.EXTRACTIVE if getattr(answer, "confident", True) else Outcome.NOT_COVERED
+    """What the insights report counts this answer as (an AI answer saying the docs don't cover the
+    question counts as not covered, so keyless and AI bots both report gaps)."""
+    return classify_outcome(getattr(answer, "mode", "") or "", getattr(answer, "confident", True), answer.answer)
 
 
 class Responder:

@@ -1,11 +1,12 @@
 """The real Bolt app in HTTP mode, driven by signed requests, against fake Slack + fake Gemini."""
 
 import json
+from pathlib import Path
 import time
 
 import pytest
 
-from testkit.bot_harness import SECRET, BotHarness, all_text
+from testkit.bot_harness import wait_until, SECRET, BotHarness, all_text
 from testkit.fakes import slack_payloads as sp
 
 QUESTION = "How is data stored in milvus?"
@@ -237,24 +238,43 @@ def test_healthz_reports_queue(keyless):
     assert {"queue_depth", "in_flight"} <= set(data)
 
 
-def test_assistant_pane_prompts_status_and_answer(keyless, slack):
-    started = sp.assistant_thread_started(channel="D9", user="U1")
-    thread_ts = started["assistant_thread"]["thread_ts"]
-    assert keyless.post_event(started)[0] == 200
-    prompts = slack.wait_for("assistant.threads.setSuggestedPrompts", 1)[0].params
-    assert prompts["channel_id"] == "D9" and prompts["thread_ts"] == thread_ts and len(prompts["prompts"]) >= 2
-    greeting = slack.wait_for("chat.postMessage", 1)[0]
-    assert greeting.params["thread_ts"] == thread_ts
+def test_messages_tab_greets_once_offers_prompts_and_answers_dms(keyless, slack):
+    """Slack's agent messaging: app_home_opened (tab messages) → suggested prompts each time, a greeting once."""
+    for _ in range(2):
+        assert keyless.post_event(sp.app_home_opened(user="U1", channel="D9", tab="messages"))[0] == 200
+    prompts = slack.wait_for("assistant.threads.setSuggestedPrompts", 2)
+    assert all(p.ok and p.params["channel_id"] == "D9" and "thread_ts" not in p.params for p in prompts)
+    assert len(prompts[0].params["prompts"]) >= 2
+    keyless.idle()
+    greetings = [c for c in keyless.replies("D9")]
+    assert len(greetings) == 1 and "Milvus" in greetings[0].params["text"]  # once per person
 
-    question = sp.message("Can I install Milvus on Windows?", channel="D9", channel_type="im", thread_ts=thread_ts)
+    question = sp.message("Can I install Milvus on Windows?", channel="D9", channel_type="im")
     keyless.post_event(question)
     slack.wait_for("chat.postMessage", 2)
     assert keyless.idle()
-    status = slack.calls_to("assistant.threads.setStatus")
-    assert status and status[0].params["thread_ts"] == thread_ts and status[0].params["status"]
     answer = keyless.replies("D9")[-1]
-    assert answer.params["thread_ts"] == thread_ts and "Windows" in keyless.shown(answer)
-    assert len([c for c in keyless.replies("D9") if c.params.get("thread_ts") == thread_ts]) == 2
+    assert answer.params["thread_ts"] == question["ts"] and "Windows" in keyless.shown(answer)
+
+
+def test_home_tab_shows_how_to_ask_and_the_indexed_versions(keyless, slack):
+    wait_until(lambda: keyless.store.meta("docs_versions"), 10)  # the worker publishes them once warmed up
+    assert keyless.post_event(sp.app_home_opened(user="U1", channel="D9", tab="home"))[0] == 200
+    published = slack.wait_for("views.publish", 1)[0]
+    assert published.ok and published.params["user_id"] == "U1"
+    view = json.dumps(slack.home_view("U1"), ensure_ascii=False)
+    assert "/milvus" in view and "v2.4.x" in view  # how to ask; the docs version the worker published
+
+
+def test_the_manifest_is_an_agent_view_app_with_home_and_messages_tabs():
+    import yaml
+
+    from testkit.manifest_check import check_agent_setup, check_agent_view
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
+    assert check_agent_view(manifest) == [] and check_agent_setup(manifest) == []
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
 
 
 def test_hung_gemini_still_gets_an_answer_within_15_s_with_default_timeouts(tmp_path, slack, fake_gemini):
