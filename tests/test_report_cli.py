@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -200,13 +201,14 @@ def test_report_reads_a_postgres_state_db(pg_url, monkeypatch, capsys):
 
 
 def test_sample_week_prints_the_admin_home_json(tmp_path):
+    root = Path(__file__).resolve().parents[1]  # tests run in a temporary directory
     out = subprocess.run([sys.executable, "-m", "testkit.sample_week", "--home-json"], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+                         text=True, timeout=60, check=True, cwd=root).stdout
     view = json.loads(out)
     assert view["type"] == "home" and sorted(home_windows(view)) == [7, 30]
     db = tmp_path / "week.db"
     subprocess.run([sys.executable, "-m", "testkit.sample_week", "--state-db", str(db)], check=True, timeout=60,
-                   capture_output=True)
+                   capture_output=True, cwd=root)
     again = subprocess.run([sys.executable, "-m", "testkit.sample_week", "--state-db", str(db)], capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, cwd=root)
     assert again.returncode == 1 and "exists" in again.stderr
