@@ -234,3 +234,25 @@ def test_the_local_worker_reindexes_changed_docs_while_serving(tmp_path, slack, 
         wait_until(answered_with_new_text, 30, every=1.0)
     finally:
         h.stop()
+
+
+def test_sigterm_drain_releases_what_is_still_being_answered_to_the_other_workers():
+    from bot.jobstore import JobStatus
+    from bot.worker import Worker
+
+    store = MemoryJobStore()
+    started, release = threading.Event(), threading.Event()
+
+    def slow(job):
+        started.set()
+        release.wait(5)
+        return JobStatus.DONE, None
+
+    store.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1")
+    worker = Worker(store, slow, lambda job, kind: None, "hostA/worker/1", concurrency=2, lease_s=30).start()
+    assert started.wait(5)
+    assert worker.stop(drain_s=0.2) == 1  # still writing after the drain: given back at once
+    job = store.job(1)
+    assert (job.status, job.owner) == ("queued", None)
+    assert [j.id for j in store.claim("hostB/worker/1", 30)] == [1]  # another worker takes it, no lease wait
+    release.set()

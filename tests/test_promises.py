@@ -250,3 +250,22 @@ def test_every_answer_carries_its_job_id_in_message_metadata(world):
     assert posts and all(c.params["metadata"]["event_type"] == "faqbot_answer" for c in posts)
     job_ids = {c.params["metadata"]["event_payload"]["job_id"] for c in posts}
     assert len(job_ids) == 1 and h.store.job(int(job_ids.pop())).reply_ts == posts[0].response["ts"]
+
+
+def test_a_stream_cut_off_before_its_ts_was_stored_is_found_as_the_first_bot_reply_and_edited(world):
+    """chat.startStream takes no metadata: a streamed reply whose ts never reached the store is the bot's
+    first message after the question without a job id — adopted and edited, never answered beside."""
+    h, slack, _ = world
+    store, job, ts = _started_mention(h, slack, "CSTREAM")
+    started = h.bot.client.chat_startStream(channel="CSTREAM", thread_ts=ts, recipient_user_id="U1",
+                                            recipient_team_id="T1", markdown_text="According to the Milvus docs")
+    before = len(slack.calls)
+    _restart(h)
+    wait_until(lambda: store.job(job.id).status not in ("queued", "running"), 20)
+    assert h.idle()
+    calls = [c for c in slack.calls[before:] if c.method.startswith("chat.")]
+    assert not [c for c in calls if c.method in ("chat.postMessage", "chat.startStream")], [c.method for c in calls]
+    assert store.job(job.id).reply_ts == started["ts"]
+    replies = [m for m in slack.thread("CSTREAM", ts) if m["ts"] != ts]
+    assert [m["ts"] for m in replies] == [started["ts"]]
+    assert DOC_PHRASE in json.dumps(replies[0].get("blocks"), ensure_ascii=False)
