@@ -16,7 +16,7 @@ from benchmarks import common as c
 
 N = 100
 LATENCY = 1.0
-TARGET_S = 5.0
+TARGET_S = 1.5  # issue 11: 100 questions at once, Gemini at 1 s, in <= 1.5 s wall (the floor is 1.0 s)
 MAX_WORKERS = 512  # the settings' upper bound
 
 
