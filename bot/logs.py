@@ -8,6 +8,9 @@ import logging
 import time
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# HTTP clients log every request at INFO (one line per Gemini call): at 100 answers at once the threads
+# queued on the log handler's lock (py-spy on `make bench` throughput). Their warnings still show.
+QUIET = ("httpx", "httpx2", "httpcore", "httpcore2", "google_genai.models", "google_genai._api_client")
 
 
 class JSONFormatter(logging.Formatter):
@@ -30,3 +33,5 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

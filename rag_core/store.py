@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from .coalesce import Coalescer
+
 log = logging.getLogger(__name__)
 
 # 2: second BM25 field over the headings (`bm25_head` -> `sparse_head`)
@@ -128,6 +130,7 @@ class MilvusStore:
         self._client = None
         self._lock = threading.Lock()
         self._loaded = False
+        self._searches = Coalescer()  # concurrent searches of one shape: one call with nq queries
 
     # ---- connection ---------------------------------------------------------------
     @property
@@ -433,17 +436,21 @@ class MilvusStore:
         """BM25 over the whole chunk (`sparse`) or over its headings (`sparse_head`), in one version."""
         if not analysed_query.strip():
             return []
-        self._ensure_loaded()
-        res = self._call(lambda c: c.search(
-            self.collection, data=[analysed_query], anns_field=field, limit=limit,
-            filter=version_filter(version), output_fields=OUTPUT_FIELDS, search_params={"metric_type": "BM25"},
-        ))
-        return self._hits(res)
+        return self._search(field, analysed_query, limit, version, "BM25")
 
     def search_dense(self, vector: Sequence[float], limit: int, version: str | None = None) -> list[Hit]:
+        return self._search("dense", list(vector), limit, version, "COSINE")
+
+    def _search(self, field: str, query, limit: int, version: str | None, metric: str) -> list[Hit]:
+        """One query; searches running at the same time with the same field, limit, version and metric
+        go to Milvus as one call (see rag_core/coalesce.py)."""
         self._ensure_loaded()
-        res = self._call(lambda c: c.search(
-            self.collection, data=[list(vector)], anns_field="dense", limit=limit,
-            filter=version_filter(version), output_fields=OUTPUT_FIELDS, search_params={"metric_type": "COSINE"},
-        ))
-        return self._hits(res)
+
+        def many(queries):
+            res = self._call(lambda c: c.search(
+                self.collection, data=list(queries), anns_field=field, limit=limit, filter=version_filter(version),
+                output_fields=OUTPUT_FIELDS, search_params={"metric_type": metric},
+            ))
+            return [self._hits([rows]) for rows in res]
+
+        return self._searches.run((field, limit, version, metric), query, many)
