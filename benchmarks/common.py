@@ -319,7 +319,9 @@ def bare_bolt(slack):
     def _noop():
         pass
 
-    server = make_server(SimpleNamespace(app=app), 0, host="127.0.0.1")
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    server = make_server(SlackRequestHandler(app, path="/slack/events"), 0, host="127.0.0.1")
     t = threading.Thread(target=server.run, daemon=True)
     t.start()
     try:
