@@ -17,7 +17,7 @@ from bot.jobstore.sqlite import SQLiteJobStore as State
 from bot.worker import Worker
 from testkit.bot_harness import SECRET, BotHarness, all_text, wait_until
 from testkit.fakes import slack_payloads as sp
-from tests.milvus_server import MilvusServer, free_port
+from testkit.milvus_server import MilvusServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How is data stored in milvus?"
