@@ -19,7 +19,8 @@ from psycopg.rows import dict_row
 from testkit.bot_harness import wait_until
 from testkit.fakes import slack_payloads as sp
 from testkit.milvus_server import MilvusServer
-from testkit.replicas import Replicas, bot_env, ingest, rag_env
+from testkit.pg_server import PASSWORD
+from testkit.replicas import SECRET, Replicas, bot_env, ingest, rag_env
 
 # questions whose answer (extractive, or the fake Gemini's first sentences of passage 1) holds this text
 QA = [
@@ -59,6 +60,9 @@ def cluster(tmp_path, slack, pg_url, rag):
         replicas.stop_all()
         for r in replicas.all:
             print(f"---- {r.name} (pid {r.pid}, exit {r.proc.returncode})\n{r.log()[-3000:]}")
+    secrets = (PASSWORD, SECRET, slack.bot_token, slack.app_token, "test-gemini-key")
+    leaked = [(r.name, s[:6]) for r in replicas.all for s in secrets if s in r.log()]
+    assert not leaked, f"secrets in the replicas' logs: {leaked}"
 
 
 def jobs(state_url: str) -> list[dict]:
