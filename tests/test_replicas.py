@@ -90,11 +90,12 @@ def shown(message: dict) -> str:
 
 
 def final_answer(message: dict, phrase: str) -> bool:
-    """The message is the final answer: its text (what notifications and a plain client show) holds the
-    doc text, and its blocks the doc text and a docs link (a partial streamed reply, or an apology
-    edited over the answer, fails one or the other)."""
+    """The message is the final answer: its text holds the doc text (an apology edited over the answer
+    does not) and its blocks the docs link (the sources come with the final message, never with a
+    partial streamed one). Posted-and-edited replies carry the answer in blocks too; a native stream's
+    is in its text."""
     blocks = json.dumps(message.get("blocks") or [], ensure_ascii=False)
-    return phrase in (message.get("text") or "") and phrase in blocks and DOCS_LINK in blocks
+    return phrase in (message.get("text") or "") and DOCS_LINK in blocks
 
 
 def answered(slack, envelope: dict, phrase: str) -> bool:
