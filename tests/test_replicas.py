@@ -31,6 +31,8 @@ QA = [
 ]
 DOCS_LINK = "milvus.io/docs"
 LEASE_S = 3  # FAQBOT_LEASE_SECONDS in the kill tests (its minimum): takeovers within seconds
+POSTS = ("chat.postMessage", "chat.startStream")  # what creates a reply (a native stream, or post + edits)
+EDITS = ("chat.update", "chat.appendStream", "chat.stopStream")  # what changes it
 
 
 # ---- fixtures: one Milvus server per module, a fresh job store schema and fresh processes per test --------
@@ -152,7 +154,7 @@ def test_200_mentions_over_two_serve_replicas_with_redeliveries_are_answered_onc
     time.sleep(0.5)  # a duplicate would be posted about now
     print(f"220 deliveries acknowledged in {acked_s:.1f}s, 200 answers in {answered_s:.1f}s")
     assert_answered_once(slack, mentions)
-    posts = [c for c in slack.calls_to("chat.postMessage") if c.ok]
+    posts = [c for c in slack.calls if c.method in POSTS and c.ok]
     assert sorted(c.params["thread_ts"] for c in posts) == sorted(e["event"]["ts"] for e, _ in mentions)
 
     rows = jobs(cluster.state_url)
@@ -200,7 +202,7 @@ def _assert_taken_over(cluster, slack, mentions, victim, theirs, posted, killed_
         now = rows[job["id"]]
         assert now["attempts"] == 2 and owner_pid(now["owner"]) not in (None, victim.pid), now
         assert now["reply_ts"] == posted[job["ts"]]
-        assert [c for c in slack.calls_to("chat.update") if c.ok and c.params["ts"] == now["reply_ts"]
+        assert [c for c in slack.calls if c.method in EDITS and c.ok and c.params.get("ts") == now["reply_ts"]
                 and c.time > killed_at], f"job {job['id']}: its reply was not edited after the kill"
     return took
 
@@ -231,7 +233,8 @@ def test_a_worker_killed_mid_answer_is_taken_over_and_its_reply_edited(cluster, 
     # (2) posted but not recorded: Slack stores each reply, the workers never hear back
     cluster.worker()
     cluster.wait_healthy()
-    slack.hold("chat.postMessage")
+    for method in POSTS:
+        slack.hold(method)
     second = [mention(slack, n, channel="C9") for n in range(6, 10)]
     for envelope, _ in second:
         assert serve.post(envelope) == 200
@@ -242,7 +245,7 @@ def test_a_worker_killed_mid_answer_is_taken_over_and_its_reply_edited(cluster, 
         assert set(stored.values()) == {None}
         killed = _kill_the_busiest_worker(cluster, slack, second)
     finally:
-        slack.release("chat.postMessage")
+        slack.release()
     took = _assert_taken_over(cluster, slack, second, *killed)
     print(f"kill 2: {len(killed[1])} answers taken over, all answered {took:.1f}s after the kill")
 
@@ -276,12 +279,13 @@ def test_postgres_restarted_mid_run_loses_nothing_acknowledged(cluster, slack, p
     sender.start()
     try:
         time.sleep(1.5)
-        posts = len(slack.calls_to("chat.postMessage"))
-        slack.hold("chat.postMessage")
-        wait_until(lambda: len(slack.calls_to("chat.postMessage")) > posts, 5, every=0.02)
+        posts = sum(c.method in POSTS for c in slack.calls)
+        for method in POSTS:
+            slack.hold(method)
+        wait_until(lambda: sum(c.method in POSTS for c in slack.calls) > posts, 5, every=0.02)
         pg_url.server.stop()
         down_at = time.monotonic()
-        slack.release("chat.postMessage")  # the workers learn their replies' ts now, with no database
+        slack.release()  # the workers learn their replies' ts now, with no database
         while_down = [mention(slack, 2000 + k) for k in range(2)]
         t0 = time.monotonic()
         with ThreadPoolExecutor(2) as pool:
