@@ -195,7 +195,7 @@ def run() -> dict:
         finally:
             milvus.stop()
             pg.cleanup()
-    posted = slack.counts.get("chat.postMessage", 0)
+    posted = sum(slack.counts.get(m, 0) for m in ("chat.postMessage", "chat.startStream"))  # replies created
     total = sum(r["sent"] for r in runs.values())
 
     def peak(role: str, key: str):
