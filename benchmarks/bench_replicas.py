@@ -132,7 +132,7 @@ def _batch(n_workers: int, batch: int, serves, url: str, total: int) -> dict:
         first, last, done = conn.execute("SELECT min(created), max(updated), count(*) FILTER (WHERE status = 'done') "
                                          "FROM faqbot_jobs WHERE id > %s", (after,)).fetchone()
         waits = [u - cr for cr, u in conn.execute("SELECT created, updated FROM faqbot_jobs WHERE id > %s", (after,))]
-        gemini = conn.execute("SELECT count(*) FROM faqbot_answers WHERE job_id > %s AND outcome = 'gemini'",
+        gemini = conn.execute("SELECT count(*) FROM faqbot_answers WHERE job_id > %s AND mode = 'gemini'",
                               (after,)).fetchone()[0]
     return {"questions": total, "acked_200": statuses.count(200), "done": done, "answered_by_gemini": gemini,
             "answers_per_s": round(total / (last - first), 2), "wall_s": round(last - first, 2),
