@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks import common as c
 
-BENCHES = ["ack", "retrieval", "latency", "throughput", "ingest", "versions", "process"]
+BENCHES = ["ack", "retrieval", "latency", "throughput", "ingest", "versions", "process", "replicas"]
 TIMEOUT_S = 300
 
 

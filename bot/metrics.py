@@ -41,9 +41,10 @@ class BotCollector:
         if self.health.answering is not None:
             yield CounterMetricFamily("faqbot_claims", "Jobs this process's worker claimed",
                                       value=stats.get("claimed", 0))
-            finished = CounterMetricFamily("faqbot_jobs_finished", "Jobs this process's worker finished",
+            finished = CounterMetricFamily("faqbot_jobs_finished", "Jobs this process's worker finished (retried: given "
+                                           "back to the queue because the job store was unreachable)",
                                            labels=["result"])
-            for key in ("answered", "failed", "skipped", "expired", "lost_lease"):
+            for key in ("answered", "failed", "skipped", "expired", "lost_lease", "retried"):
                 finished.add_metric([key], stats.get(key, 0))
             yield finished
             errors = CounterMetricFamily("faqbot_errors", "Failures while answering, by the service at fault",

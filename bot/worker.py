@@ -5,7 +5,8 @@ in flight per process), a pool of threads answers them (`Responder.handle`), and
 renews the lease of every job held here every third of `FAQBOT_LEASE_SECONDS`. A worker that dies
 stops renewing: once its leases run out any other worker claims those jobs and edits the reply
 already posted (never a second one). A job that waited longer than FAQBOT_ANSWER_WITHIN_SECONDS
-gets a short apology instead of a late answer.
+gets a short apology instead of a late answer. A job whose answering lost the job store (the database
+restarting) is not over: it goes back to the queue and its next attempt edits the reply in the thread.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16  # jobs per claim query at most
 IDLE_WAIT_S = 0.5  # a worker with nothing to do looks again at least this often (expired leases, stop)
+MAX_STATE_RETRIES = 5  # attempts of a job whose answering kept losing the job store, before it counts as failed
 
 
 def owner_name(service: str) -> str:
@@ -47,7 +49,8 @@ class Worker:
         self._claiming.set()
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="answer")
         self._threads: list[threading.Thread] = []
-        self.stats = {"claimed": 0, "answered": 0, "failed": 0, "skipped": 0, "expired": 0, "lost_lease": 0}
+        self.stats = {"claimed": 0, "answered": 0, "failed": 0, "skipped": 0, "expired": 0, "lost_lease": 0,
+                      "retried": 0}
         self.last_error: str | None = None  # the store's, while it cannot be reached
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -134,10 +137,30 @@ class Worker:
                 status, error = self._too_late(job)
             else:
                 status, error = self._handle(job)
+        except StateUnavailable as exc:
+            error = f"{StateUnavailable.__name__}: {exc}"
         except Exception:
             log.exception("job %s failed", job.id)
         finally:
-            self._record(job, status, error)
+            if _lost_state(error) and job.attempts < MAX_STATE_RETRIES:
+                self._retry(job, error)
+            else:
+                self._record(job, status, error)
+
+    def _retry(self, job: Job, error: str) -> None:
+        """The job store went away while this job was answered (its answer or reply ts may not be
+        stored): the job is not over. It goes back to the queue as soon as the store is back, or its
+        lease runs out; the next attempt edits whatever reply this one left in the thread."""
+        self.stats["retried"] += 1
+        log.warning("job %s: the state database was unreachable while answering (%s); it is answered again",
+                    job.id, error[:200])
+        try:
+            self.store.release(job.id, self.owner)
+        except StateUnavailable:
+            pass  # still down: the lease runs out instead (no heartbeats once it leaves _held)
+        with self._cond:
+            self._held.pop(job.id, None)
+            self._cond.notify_all()
 
     def _too_late(self, job: Job) -> tuple[JobStatus, str]:
         """Older than FAQBOT_ANSWER_WITHIN_SECONDS: say so rather than answer a stale question."""
@@ -174,3 +197,9 @@ class Worker:
                 except StateUnavailable as exc:
                     log.warning("lease of job %s not renewed: %s", job_id, exc)
                     break
+
+
+def _lost_state(error: str | None) -> bool:
+    """Did answering fail because the job store could not be reached? The handler raises
+    StateUnavailable, or (bot/reply.py today) apologises and reports the error as 'StateUnavailable…'."""
+    return bool(error) and error.startswith(StateUnavailable.__name__)

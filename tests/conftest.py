@@ -128,7 +128,7 @@ def pytest_configure(config):
 import json  # noqa: E402
 
 
-# ---- PostgreSQL for the job store tests (tests/pg_server.py) ---------------------------------------
+# ---- PostgreSQL for the job store tests (testkit/pg_server.py) ---------------------------------------
 import itertools  # noqa: E402
 
 
@@ -154,7 +154,7 @@ _PG_DB_COUNTER = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def pg_url():
-    from tests.pg_server import PostgresServer
+    from testkit.pg_server import PostgresServer
 
     try:
         server = PostgresServer()

@@ -202,7 +202,7 @@ def test_make_run_with_slack_ingests_then_serves_and_stops_cleanly(env, tmp_path
 
     from testkit.bot_harness import SECRET, wait_until
     from testkit.fakes import slack_payloads as sp
-    from tests.milvus_server import free_port
+    from testkit.milvus_server import free_port
 
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MILVUS_", "FAQBOT_", "GEMINI_", "SLACK_"))}

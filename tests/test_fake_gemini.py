@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -104,6 +105,29 @@ def test_generate_stream(fake):
     assert chunks[-1].usage_metadata.candidates_token_count > 0
     assert all(c.candidates[0].finish_reason is None for c in chunks[:-1])
     assert fake.requests[-1]["path"].endswith(":streamGenerateContent?alt=sse")
+
+
+def test_paused_streams_send_their_first_chunk_and_wait(fake):
+    """pause_streams(): answers in flight (their first words out) until resume_streams()."""
+    client = make_client(fake)
+    fake.pause_streams()
+    got: list[str] = []
+
+    def read():
+        for chunk in client.models.generate_content_stream(model=GEN_MODEL, contents=PROMPT_WITH_CONTEXT):
+            got.append(chunk.text)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not (got and fake.streams_paused == 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(got) == 1 and fake.streams_paused == 1
+    time.sleep(0.2)
+    assert len(got) == 1  # still waiting
+    fake.resume_streams()
+    reader.join(5)
+    assert "".join(got) == EXPECTED_ANSWER and fake.streams_paused == 0
 
 
 def test_stream_block_answer(fake):

@@ -284,6 +284,73 @@ def test_socket_mode_with_real_client(fake):
         _close_quickly(sm, fake)
 
 
+def test_socket_mode_spreads_envelopes_over_connections_and_redelivers_unacknowledged_ones(fake):
+    """Like Slack with several replicas connected: each envelope goes to ONE connection, at random;
+    one not acknowledged within `redeliver_after` goes again to another, with retry_attempt + 1."""
+    fake.socket.redeliver_after = 0.3
+    received = {1: [], 2: []}
+    mute = threading.Event()  # the second client stops acknowledging (a hung replica)
+    clients = []
+    for n in (1, 2):
+        sm = SocketModeClient(app_token=fake.app_token, web_client=WebClient(base_url=fake.api_url), ping_interval=1)
+
+        def listener(client, req, n=n):
+            received[n].append(req)
+            if not (n == 2 and mute.is_set()):
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+        sm.socket_mode_request_listeners.append(listener)
+        sm.connect()
+        fake.socket.wait_connection_count(n)
+        clients.append(sm)
+    try:
+        eids = [fake.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> q{i}"))) for i in range(20)]
+        for eid in eids:
+            fake.socket.wait_ack(eid)
+        assert sorted(set(fake.socket.delivered_to[e] for e in eids)) == [1, 2]
+        assert len(received[1]) + len(received[2]) == 20 and not fake.socket.redelivered
+        assert {fake.socket.acked_on[e] for e in eids} == {1, 2}
+
+        mute.set()
+        eids = [fake.socket.send("events_api", sp.event_callback(sp.app_mention(f"<@UBOT> r{i}"))) for i in range(10)]
+        to_mute = [e for e in eids if fake.socket.delivered_to[e] == 2]
+        assert to_mute
+        deadline = time.monotonic() + 5
+        while len(fake.socket.redelivered) < len(to_mute) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        retries = fake.socket.redelivered
+        assert len(retries) == len(to_mute)
+        for retry in retries:
+            assert retry["retry_attempt"] == 1 and retry["retry_reason"] == "timeout"
+            assert fake.socket.delivered_to[retry["envelope_id"]] == 1
+            assert fake.socket.wait_ack(retry["envelope_id"])
+        event_ids = {r.payload["event_id"] for r in received[1] if r.retry_attempt == 1}
+        assert event_ids == {r["payload"]["event_id"] for r in retries}
+    finally:
+        for sm in clients:
+            sm.auto_reconnect_enabled = sm.default_auto_reconnect_enabled = False
+        fake.socket.drop_connections()
+        for sm in clients:
+            sm.close()
+
+
+def test_a_held_call_takes_effect_before_it_answers(fake, client):
+    """hold(): Slack stores the message, the client hears nothing until release()."""
+    fake.hold("chat.postMessage")
+    done = []
+    poster = threading.Thread(target=lambda: done.append(client.chat_postMessage(channel="C1", text="hi")),
+                              daemon=True)
+    poster.start()
+    fake.wait_for("chat.postMessage", 1, timeout=5)
+    assert [m["text"] for m in fake.messages["C1"].values()] == ["hi"]
+    time.sleep(0.2)
+    assert not done
+    fake.release("chat.postMessage")
+    poster.join(5)
+    assert done and done[0]["ts"] in fake.messages["C1"]
+    assert client.chat_postMessage(channel="C1", text="again")["ok"]  # no longer held
+
+
 def test_signatures_verify_with_sdk_verifier():
     secret = "shhh"
     body = sp.form_body(sp.slash_command("hello world"))

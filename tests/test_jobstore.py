@@ -1,5 +1,5 @@
 """One conformance suite for the job store backends (bot/jobstore): memory, SQLite (a temp file) and
-PostgreSQL (a real server from tests/pg_server.py, a fresh schema per test; a fresh database where the
+PostgreSQL (a real server from testkit/pg_server.py, a fresh schema per test; a fresh database where the
 test is about an empty database). "Another store on the
 same database" is a second store instance: another process or machine for SQLite/PostgreSQL, a second
 MemoryJobStore sharing the first one's data for memory."""
@@ -427,7 +427,7 @@ def test_open_store_picks_the_backend(tmp_path, pg_url):
 
 
 def test_an_unreachable_postgres_is_state_unavailable_and_the_password_stays_secret(caplog, pg_url):
-    from tests.pg_server import PASSWORD, free_port
+    from testkit.pg_server import PASSWORD, free_port
 
     caplog.set_level(logging.DEBUG)
     url = f"postgresql://faqbot:{PASSWORD}@127.0.0.1:{free_port()}/faqbot"  # nothing listens there
@@ -444,7 +444,7 @@ def test_an_unreachable_postgres_is_state_unavailable_and_the_password_stays_sec
 
 def test_postgres_down_then_back_loses_nothing_and_never_fakes_success(pg_url, caplog):
     from bot.jobstore.postgres import PostgresJobStore
-    from tests.pg_server import PASSWORD
+    from testkit.pg_server import PASSWORD
 
     caplog.set_level(logging.DEBUG)
     url = pg_url.fresh()

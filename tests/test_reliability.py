@@ -17,7 +17,7 @@ from bot.jobstore.sqlite import SQLiteJobStore as State
 from bot.worker import Worker
 from testkit.bot_harness import SECRET, BotHarness, all_text, wait_until
 from testkit.fakes import slack_payloads as sp
-from tests.milvus_server import MilvusServer, free_port
+from testkit.milvus_server import MilvusServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How is data stored in milvus?"
@@ -279,3 +279,32 @@ def test_milvus_down_at_start_and_mid_run_then_recovers(tmp_path, slack, answer_
     finally:
         h.stop()
         server.stop()
+
+
+def test_a_job_whose_answer_lost_the_job_store_is_answered_again_not_failed(tmp_path):
+    """The database restarting while a worker answers (its answer, or the reply's ts, cannot be stored)
+    does not end the job as failed with an apology in the thread: the job goes back to the queue and is
+    answered again (the next attempt edits the reply). Both forms: the handler raises StateUnavailable,
+    or it apologised and reports it as its error (what bot/reply.py does)."""
+    from bot.jobstore import StateUnavailable
+
+    state = State(tmp_path / "state.db")
+    raised = state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1", ts="1.0", thread_ts="1.0")
+    reported = state.accept(["ev:2"], kind="mention", channel="C1", user="U1", question="q2", ts="2.0", thread_ts="2.0")
+    attempts: dict[int, list[int]] = {raised.id: [], reported.id: []}
+
+    def handle(job):
+        attempts[job.id].append(job.attempts)
+        if job.attempts == 1 and job.id == raised.id:
+            raise StateUnavailable("cannot reach the PostgreSQL state database FAQBOT_STATE_URL=…")
+        if job.attempts == 1:
+            return JobStatus.FAILED, "StateUnavailable"
+        return JobStatus.DONE, None
+
+    worker = Worker(state, handle, lambda job, kind: None, "host/worker/1", concurrency=2, lease_s=60).start()
+    try:
+        wait_until(lambda: all(state.job(j.id).status == "done" for j in (raised, reported)), 5)
+    finally:
+        worker.stop()
+    assert attempts == {raised.id: [1, 2], reported.id: [1, 2]}
+    assert worker.stats["retried"] == 2 and worker.stats["failed"] == 0 and worker.stats["answered"] == 2

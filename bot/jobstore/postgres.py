@@ -45,6 +45,10 @@ CHANNEL = "faqbot_jobs"
 MIGRATION_LOCK = 0x6661716274000001  # pg_advisory_lock key ("faqbt" …): one migrator at a time
 RATE_LOCK_CLASS = 0x66717274  # pg_advisory_xact_lock(class, hashtext(user)): one rate check per user at a time
 CONNECT_TIMEOUT_S = 5
+# How long a call waits for a pooled connection. While the database is away that is how long a serve
+# replica takes to refuse a question: it must answer within Slack's 3 s (a 5xx Slack retries later;
+# at 5 s Slack had already timed out, and every HTTP thread sat blocked that long).
+POOL_WAIT_S = 2.0
 MAX_POOL = 8  # + the LISTEN connection + the short-lived migration connection: ≤ 10 per process
 # psycopg_pool retries a lost connection with exponential backoff (1, 2, 4 … s) for reconnect_timeout
 # (default 5 min) before it gives up and lets the next request connect at once: after a 1-minute outage
@@ -135,7 +139,7 @@ def redact(url: str) -> str:
 class PostgresJobStore:
     """The JobStore on PostgreSQL (see bot.jobstore.JobStore for the guarantees)."""
 
-    def __init__(self, url: str, *, pool_size: int = 4, timeout_s: float = 5.0):
+    def __init__(self, url: str, *, pool_size: int = 4, timeout_s: float = POOL_WAIT_S):
         self._url = url
         self.target = redact(url)
         self._password = conninfo_to_dict(url).get("password") or ""

@@ -883,7 +883,9 @@ class _Handler(FakeHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        for f in frames:
+        for i, f in enumerate(frames):
+            if i == 1:
+                self.fake._wait_streams()  # pause_streams(): the answer is half written
             self.wfile.write(b"%x\r\n%s\r\n" % (len(f), f))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
@@ -903,6 +905,9 @@ class FakeGemini(ServedFake):
         self.base_url = ""
         self._lock = threading.Lock()
         self._faults: list[dict] = []
+        self._streams_go = threading.Event()  # cleared by pause_streams()
+        self._streams_go.set()
+        self.streams_paused = 0  # streams now waiting after their first chunk
         self._init_server()
         self._ids = 0
         # A model that ignores the rule not to repeat the user: the answer ends with
@@ -939,6 +944,24 @@ class FakeGemini(ServedFake):
             raise ValueError("times must be >= 1 or None")
         with self._lock:
             self._faults.append({"kind": kind, "times": times, "on": on, "delay": float(delay)})
+
+    def pause_streams(self) -> None:
+        """Streamed answers send their first chunk, then wait for resume_streams() (or stop()):
+        answers in flight, with a partial reply already posted in Slack."""
+        self._streams_go.clear()
+
+    def resume_streams(self) -> None:
+        self._streams_go.set()
+
+    def _wait_streams(self) -> None:
+        if self._streams_go.is_set():
+            return
+        self._count("streams_paused", 1)
+        try:
+            while not self._streams_go.wait(0.05) and not self._stopping.is_set():
+                pass
+        finally:
+            self._count("streams_paused", -1)
 
     def clear_faults(self) -> None:
         with self._lock:

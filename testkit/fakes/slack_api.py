@@ -19,6 +19,11 @@ Faults a test can switch on (each ``FakeSlack`` is fresh per test):
 * ``expire_streams(after_appends=N, after_seconds=T)``: Slack's stream timeout; later
   appendStream/stopStream calls get ``message_not_in_streaming_state``.
 * ``end_stream(channel, ts, reason="stopped_by_user")``: the user pressed Stop.
+* ``hold(method)`` / ``release(method)``: calls take effect but get no response until released
+  (a client that dies after posting, before it learns the ts).
+* Socket Mode with several connections: each envelope goes to one of them at random; with
+  ``socket.redeliver_after = T`` an unacknowledged events_api envelope is sent again after T s to
+  another connection (``retry_attempt`` + 1), as Slack retries.
 * ``messages_tab_enabled = False`` (streams in DMs: ``messages_tab_disabled``),
   ``home_tab_enabled = False`` (views.publish: ``not_enabled``).
 
@@ -38,6 +43,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import random
 import re
 import socket
 import struct
@@ -106,6 +112,19 @@ class FakeSocketMode:
         self.tickets: set[str] = set()
         self.app_id = "A1"
         self._retiring: list[ServerConnection] = []  # told to disconnect; closed once a new one connects
+        # Several connections (replicas): like Slack, each envelope goes to ONE open connection, picked
+        # at random; `delivered_to[envelope_id]` / `acked_on[envelope_id]` name it (1 = the first ever
+        # accepted). With `redeliver_after` set (seconds), an events_api envelope not acknowledged by then
+        # is sent again, to another connection when there is one, with retry_attempt + 1 and
+        # retry_reason "timeout" (a new envelope_id, the same payload), up to `max_retries` times.
+        self.redeliver_after: float | None = None
+        self.max_retries = 3
+        self.delivered_to: dict[str, int] = {}
+        self.acked_on: dict[str, int] = {}
+        self.redelivered: list[dict] = []  # the retry envelopes sent by redelivery
+        self._numbers: dict[ServerConnection, int] = {}
+        self._pending: dict[str, dict] = {}  # envelope_id -> {"env", "at", "conn"} until acknowledged
+        self._random = random.Random(20240611)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -120,8 +139,12 @@ class FakeSocketMode:
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack-socket", daemon=True)
         self._thread.start()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._redeliver_loop, name="fake-slack-redeliver", daemon=True).start()
 
     def stop(self) -> None:
+        if getattr(self, "_stopped", None) is not None:
+            self._stopped.set()
         if self._server is not None:
             self.drop_connections()
             self._server.shutdown()
@@ -154,6 +177,7 @@ class FakeSocketMode:
         with self._lock:
             self._conns.append(ws)
             self.connection_count += 1
+            self._numbers[ws] = self.connection_count
             hello["num_connections"] = len(self._conns)
         try:
             ws.send(json.dumps(hello))
@@ -173,6 +197,8 @@ class FakeSocketMode:
                     self.received.append(msg)
                     if isinstance(msg, dict) and "envelope_id" in msg:
                         self.acks.append(msg)
+                        self.acked_on.setdefault(str(msg["envelope_id"]), self._numbers[ws])
+                        self._pending.pop(str(msg["envelope_id"]), None)
                     self._lock.notify_all()
         except Exception:
             pass
@@ -216,7 +242,7 @@ class FakeSocketMode:
         accepts_response_payload: bool | None = None,
         envelope_id: str | None = None,
     ) -> str:
-        """Send an envelope to the newest open connection; returns its envelope_id.
+        """Send an envelope to one open connection (at random, as Slack does); returns its envelope_id.
 
         ``accepts_response_payload`` defaults to what Slack sends: True for
         ``slash_commands``, False otherwise.  ``retry_attempt``/``retry_reason``
@@ -232,17 +258,60 @@ class FakeSocketMode:
         if type == "events_api":
             env["retry_attempt"] = retry_attempt
             env["retry_reason"] = retry_reason
-        self._send_raw(env)
-        with self._lock:
-            self.sent.append(env)
+        self._deliver(env)
         return eid
 
-    def _send_raw(self, message: dict) -> None:
+    def _deliver(self, env: dict, avoid: int | None = None) -> None:
+        """Send an envelope to one open connection, at random (not `avoid` when there is another)."""
+        conn = self._send_raw(env, avoid)
         with self._lock:
-            conns = list(self._conns)
+            self.sent.append(env)
+            self.delivered_to[env["envelope_id"]] = conn
+            if env["type"] == "events_api" and env["envelope_id"] not in self.acked_on:
+                self._pending[env["envelope_id"]] = {"env": env, "at": time.monotonic(), "conn": conn}
+
+    def _send_raw(self, message: dict, avoid: int | None = None) -> int:
+        """Send on one open connection (a random one of those not told to disconnect; another if that
+        send fails); returns its number."""
+        with self._lock:
+            conns = [c for c in self._conns if c not in self._retiring] or list(self._conns)
+            numbers = dict(self._numbers)
         if not conns:
             raise AssertionError("no Socket Mode client is connected")
-        conns[-1].send(json.dumps(message))
+        self._random.shuffle(conns)
+        conns.sort(key=lambda c: numbers.get(c) == avoid)  # stable: `avoid` last, the others at random
+        for ws in conns:
+            try:
+                ws.send(json.dumps(message))
+                return numbers[ws]
+            except Exception:  # that connection is closing: Slack picks another
+                continue
+        raise AssertionError("no open Socket Mode connection took the message")
+
+    def _redeliver_loop(self) -> None:
+        while not self._stopped.wait(0.05):
+            after = self.redeliver_after
+            if after is None:
+                continue
+            now = time.monotonic()
+            with self._lock:
+                due = [(eid, p) for eid, p in self._pending.items() if now - p["at"] >= after]
+                for eid, _ in due:
+                    del self._pending[eid]
+            for eid, p in due:
+                env = p["env"]
+                if env.get("retry_attempt", 0) >= self.max_retries:
+                    continue
+                retry = dict(env, envelope_id=str(uuid.uuid4()), retry_attempt=env.get("retry_attempt", 0) + 1,
+                             retry_reason="timeout")
+                try:
+                    self._deliver(retry, avoid=p["conn"])
+                except AssertionError:  # nobody connected right now: try again later
+                    with self._lock:
+                        self._pending[eid] = dict(p, at=time.monotonic())
+                    continue
+                with self._lock:
+                    self.redelivered.append(retry)
 
     def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -266,9 +335,11 @@ class FakeSocketMode:
         it returns, so without this its next messages would wait up to 3 s).
         """
         with self._lock:
-            if self._conns:
-                self._retiring.append(self._conns[-1])
-        self._send_raw({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake-1"}})
+            if not self._conns:
+                raise AssertionError("no Socket Mode client is connected")
+            ws = self._conns[-1]
+            self._retiring.append(ws)
+        ws.send(json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake-1"}}))
 
     def drop_connections(self, rst: bool = True) -> None:
         """Close every client connection abruptly: no close frame.
@@ -386,6 +457,8 @@ class FakeSlack:
         self._cond = threading.Condition()
         self._failures: dict[str, list[dict]] = {}
         self._latency: dict[str, float] = {}
+        self._holds: dict[str, threading.Event] = {}  # method -> set when its held calls may answer
+        self._stopping = threading.Event()
         self._channels: dict[str, dict] = {}
         self.messages: dict[str, dict[str, dict]] = {}  # channel -> ts -> message
         self.streams: dict[tuple[str, str], dict] = {}  # (channel, ts) -> record, see slack_streams.new_stream
@@ -439,6 +512,8 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
+        self.release()
         self.socket.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -501,6 +576,21 @@ class FakeSlack:
     def set_latency(self, method: str, seconds: float) -> None:
         with self._cond:
             self._latency[method] = seconds
+
+    def hold(self, method: str) -> None:
+        """Calls to ``method`` take effect (a message is stored, and the call recorded) but their
+        response waits until ``release(method)``: a client killed meanwhile has posted without
+        learning the ts — what a process that dies between Slack's answer and its own bookkeeping leaves."""
+        with self._cond:
+            self._holds.setdefault(method, threading.Event()).clear()
+
+    def release(self, method: str | None = None) -> None:
+        """Let held calls (of ``method``, or of every method) answer; later calls are not held."""
+        with self._cond:
+            for name in [method] if method else list(self._holds):
+                gate = self._holds.pop(name, None)
+                if gate is not None:
+                    gate.set()
 
     # -- streaming faults
     def expire_streams(self, after_appends: int | None = None, after_seconds: float | None = None) -> None:
@@ -603,6 +693,10 @@ class FakeSlack:
             time.sleep(delay)
         status, rh, resp = self._call_method(method, params, headers)
         self._record(method, params, headers, status, resp)
+        with self._cond:
+            gate = self._holds.get(method)
+        while gate is not None and not gate.wait(0.1) and not self._stopping.is_set():
+            pass
         return status, rh, resp
 
     def _record(self, method, params, headers, status, resp) -> None:

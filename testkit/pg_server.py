@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL for the tests: Debian's binaries (/usr/lib/postgresql/*/bin), `initdb` in a temp
+"""A throwaway PostgreSQL for the tests and benchmarks: Debian's binaries (/usr/lib/postgresql/*/bin), `initdb` in a temp
 dir, `pg_ctl` on a free 127.0.0.1 port with fsync off. PostgreSQL refuses to run as root: as root the
 server runs as the `postgres` system user (via runuser), else as the current user. `.ci/run` installs the
 `postgresql` package when the binaries are missing; without them the tests fail (never skip).

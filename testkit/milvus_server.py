@@ -1,5 +1,6 @@
-"""A real Milvus gRPC server (milvus-lite's `server` command) that tests can stop and start,
-to exercise MILVUS_URI=http://… code paths and Milvus outages."""
+"""A real Milvus gRPC server (milvus-lite's `server` command) that tests and benchmarks can stop and
+start: MILVUS_URI=http://… code paths, Milvus outages, and several worker processes sharing one
+collection (a Milvus Lite file opens in one process only)."""
 
 from __future__ import annotations
 
