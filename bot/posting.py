@@ -97,4 +97,6 @@ class Poster:
             self.client.chat_postEphemeral(channel=job.channel, user=job.user, text=text,
                                            thread_ts=job.thread_ts if job.thread_ts != job.ts else None)
             return
-        self.post_or_update(job, text=text, blocks=None)
+        # blocks too: an edit without blocks would keep the blocks of an answer already posted there
+        self.post_or_update(job, text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text,
+                                                                                 "verbatim": True}}])

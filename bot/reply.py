@@ -23,7 +23,7 @@ from rag_core.store import StoreError
 from . import blocks
 from .insights import classify_outcome
 from .jobstore import Outcome
-from .jobstore import Job, JobStatus
+from .jobstore import Job, JobStatus, StateUnavailable
 from .kinds import Progress, rules
 from .posting import Poster, asker
 from .stream import LiveAnswer
@@ -102,6 +102,10 @@ class Responder:
             log.error("job %s: Slack API error %s%s", job.id, error,
                       " — check SLACK_BOT_TOKEN" if error in ("invalid_auth", "not_authed", "token_revoked") else "")
             return self._apologise(job, "slack", f"slack:{error}", live)
+        except StateUnavailable:
+            if live is not None:
+                live.abandon()
+            raise  # the job store is down: the worker puts the job back (no apology for a question it will answer)
         except Exception as exc:
             log.exception("job %s: unexpected error", job.id)
             return self._apologise(job, "internal", type(exc).__name__, live)
@@ -146,8 +150,13 @@ class Responder:
             self._safe(self.client.assistant_threads_setStatus, channel_id=job.channel,
                        thread_ts=job.thread_ts, status="is searching the Milvus docs…")
         elif progress == Progress.REACTION and job.ts:
-            return self._safe(self.client.reactions_add, channel=job.channel, timestamp=job.ts,
-                              name=THINKING_REACTION)
+            try:
+                self.client.reactions_add(channel=job.channel, timestamp=job.ts, name=THINKING_REACTION)
+            except SlackApiError as exc:  # already there: an earlier attempt added it, this one removes it
+                if exc.response.get("error") != "already_reacted":
+                    log.info("reactions_add failed: %s", exc.response.get("error"))
+                    return False
+            return True
         return False
 
     def _history(self, job: Job) -> list[Turn]:

@@ -132,6 +132,7 @@ def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_edi
     store, job, ts = _started_mention(h, slack, "CREC")
     partial = h.bot.client.chat_postMessage(channel="CREC", thread_ts=ts, text="According to the Milvus docs …")
     store.update(job.id, reply_ts=partial["ts"])
+    h.bot.client.reactions_add(channel="CREC", timestamp=ts, name="eyes")  # the dead run's 👀
     before = len(slack.calls)
 
     _restart(h)
@@ -146,6 +147,8 @@ def test_a_recovered_question_whose_answer_was_already_posted_is_finished_by_edi
     shown = json.dumps({"text": replies[0]["text"], "blocks": replies[0].get("blocks")}, ensure_ascii=False)
     assert replies[0].get("blocks") and not replies[0]["text"].endswith("…")  # ... the final answer,
     assert DOC_PHRASE in shown and "milvus.io/docs" in shown  # not the streamed first words
+    question = slack.message("CREC", ts)
+    assert not [r for r in question.get("reactions", []) if r["name"] == "eyes"]  # the retry took the 👀 away
 
 
 # ---- thread history: who said what ----------------------------------------------------------------------
