@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 
+from .ackgate import no_pause
 from .posting import Poster
 from .reply import Responder
 from .worker import Worker
@@ -34,13 +35,13 @@ def milvus_status(store) -> str:
 
 
 class Answering:
-    def __init__(self, pipeline, bot_settings, store, client, bot_user_id: str | None, owner: str):
+    def __init__(self, pipeline, bot_settings, store, client, bot_user_id: str | None, owner: str, pause=no_pause):
         self.pipeline, self.settings, self.store = pipeline, bot_settings, store
         poster = Poster(client, store)
-        self.responder = Responder(poster, pipeline, bot_settings, bot_user_id)
+        self.responder = Responder(poster, pipeline, bot_settings, bot_user_id, pause=pause)
         self.worker = Worker(store, self.responder.handle, poster.notify, owner,
                              concurrency=bot_settings.workers, lease_s=bot_settings.lease_s,
-                             answer_within_s=bot_settings.answer_within_s)
+                             answer_within_s=bot_settings.answer_within_s, pause=pause)
         self._milvus, self._checked = "unknown", 0.0
         self._lock = threading.Lock()
         self._reindexer = None

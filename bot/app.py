@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from rag_core.errors import ServeError
 
 from . import blocks
+from .ackgate import AckGate
 from .intake import Intake
 from .jobstore import JobStore
 from .listeners import register_all
@@ -76,6 +77,7 @@ class Bot:
         self.intake = Intake(store, self.poster.notify, rate_limit=settings.rate_limit, queue_size=settings.queue_size)
         self.bot_user_id: str | None = None
         self.identity: dict = {}
+        self.gate = AckGate()  # the local worker pauses while this process acknowledges
         self._side = ThreadPoolExecutor(2, thread_name_prefix="side")
         self._stopping = threading.Event()
         self.app = self._build_app()
@@ -100,6 +102,7 @@ class Bot:
         except BoltError as exc:
             raise ServeError(f"Cannot build the Slack app: {exc}") from None
         register_all(app, self)
+        app.dispatch = self.gate.wrap(app.dispatch)  # HTTP and Socket Mode both come through here
 
         @app.error
         def on_error(error, request):

@@ -39,8 +39,9 @@ def local_prefix() -> str:
 class LocalWorker:
     """The parent's handle on the child: start it, read its status, restart it if it dies."""
 
-    def __init__(self, rag_settings, bot_settings, bot_user_id: str | None):
+    def __init__(self, rag_settings, bot_settings, bot_user_id: str | None, acks=None):
         self.rag_settings, self.bot_settings, self.bot_user_id = rag_settings, bot_settings, bot_user_id
+        self.acks = acks  # AckGate.shared: requests serve is acknowledging (the child pauses for them)
         self.milvus = "unknown"
         self.in_flight = 0
         self.stats: dict = {}
@@ -61,7 +62,8 @@ class LocalWorker:
         ctx = mp.get_context("spawn")
         parent_conn, child_conn = ctx.Pipe()
         proc = ctx.Process(target=child_main, name="faqbot-worker", daemon=True,
-                           args=(child_conn, self.rag_settings, self.bot_settings, self.bot_user_id, os.getpid()))
+                           args=(child_conn, self.rag_settings, self.bot_settings, self.bot_user_id, os.getpid(),
+                                 self.acks))
         proc.start()
         child_conn.close()
         try:
@@ -152,7 +154,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
-def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int) -> None:
+def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, acks=None) -> None:
     import signal
 
     # Ctrl-C reaches the whole process group: the parent decides when to stop (it sends "stop").
@@ -169,6 +171,7 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int) -
     from rag_core.pipeline import Pipeline
     from rag_core.store import StoreError, StoreLocked
 
+    from .ackgate import AckPause, no_pause
     from .answering import Answering
     from .app import web_client
     from .jobstore import open_store
@@ -198,7 +201,7 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int) -
     if released:
         log.info("answering %d question(s) the previous run left unfinished", released)
     answering = Answering(pipeline, bot_settings, store, web_client(bot_settings), bot_user_id,
-                          owner_name("local")).start()
+                          owner_name("local"), pause=AckPause(acks) if acks is not None else no_pause).start()
     send("ready", milvus)
 
     def report_health():

@@ -53,13 +53,14 @@ def outcome(answer) -> Outcome:
 class Responder:
     """Answers jobs: retrieval and Gemini through the pipeline, Slack through the poster."""
 
-    def __init__(self, poster: Poster, pipeline, settings, bot_user_id: str | None = None):
+    def __init__(self, poster: Poster, pipeline, settings, bot_user_id: str | None = None, pause=None):
         self.poster = poster
         self.client = poster.client
         self.store = poster.store
         self.pipeline = pipeline
         self.settings = settings
         self.bot_user_id = bot_user_id
+        self.pause = pause or (lambda max_wait=0.5: None)  # acks first (bot/ackgate.py)
         poster.bot_user_id = poster.bot_user_id or bot_user_id
         self.errors = {"milvus": 0, "gemini": 0, "slack": 0, "internal": 0}  # for /metrics
 
@@ -75,10 +76,12 @@ class Responder:
         writes = self.pipeline.answerer is not None  # Gemini writes (and streams) the answer
         default_version = self.settings.channel_version_map.get(job.channel)
         try:
+            self.pause()
             if not kind.confident_only:  # visible within a second, before any slow call
                 reacted = self._progress(job)
                 if writes and not kind.posts_question:
                     live = self._live(job, self._version_hint(job, default_version))
+            self.pause()
             retrieval = self.pipeline.search(job.question, default_version=default_version)
             if kind.confident_only:
                 if not retrieval.confident:
@@ -92,6 +95,7 @@ class Responder:
                 live.writing()
             answer = self.pipeline.ask(job.question, history=self._history(job),
                                        on_delta=live.push if live else None, retrieval=retrieval)
+            self.pause()
             self._deliver(job, answer, live)
             return JobStatus.DONE, None
         except (StoreError, EmbeddingError) as exc:

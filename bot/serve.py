@@ -151,16 +151,18 @@ def local_answering(bot, rag_settings, in_process: bool, pipeline=None):
     from .local_worker import LocalWorker, local_prefix
 
     if not in_process:
-        return LocalWorker(rag_settings, bot.settings, bot.bot_user_id).start()
+        return LocalWorker(rag_settings, bot.settings, bot.bot_user_id, acks=bot.gate.shared).start()
     from rag_core.pipeline import Pipeline
 
+    from .ackgate import AckPause
     from .answering import Answering
     from .worker import owner_name
 
     pipeline = pipeline or Pipeline(rag_settings)
     check_milvus(pipeline)
     bot.store.release_owner(local_prefix())  # a restart answers what the last run left, at once
-    return Answering(pipeline, bot.settings, bot.store, bot.client, bot.bot_user_id, owner_name("local")).start()
+    return Answering(pipeline, bot.settings, bot.store, bot.client, bot.bot_user_id, owner_name("local"),
+                     pause=AckPause(bot.gate.shared)).start()
 
 
 def run_until_stopped(server, on_stop) -> None:
