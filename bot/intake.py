@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -33,7 +32,6 @@ class Intake:
         self.notices = ThreadPoolExecutor(2, thread_name_prefix="notice")
         self._lock = threading.Lock()
         self._depth = 0  # queued jobs at the last refresh, plus those accepted here since
-        self._refreshed = 0.0
         self.stats = {"accepted": 0, "duplicates": 0, "rate_limited": 0, "busy": 0}
 
     def submit(self, keys: list[str], **job) -> Job | None:
@@ -69,7 +67,6 @@ class Intake:
         depth = self.store.stats()["queue_depth"]
         with self._lock:
             self._depth = depth
-            self._refreshed = time.monotonic()
 
     def _turn_away(self, job: Job, kind: str) -> None:
         if not self.store.cancel(job.id, JobStatus.SKIPPED, error=kind):

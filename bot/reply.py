@@ -64,9 +64,6 @@ class Responder:
         poster.bot_user_id = poster.bot_user_id or bot_user_id
         self.errors = {"milvus": 0, "gemini": 0, "slack": 0, "internal": 0}  # for /metrics
 
-    def post_or_update(self, job: Job, text: str, blocks: list | None) -> None:
-        self.poster.post_or_update(job, text=text, blocks=blocks)
-
     # ---- the job ----------------------------------------------------------------------
     def handle(self, job: Job) -> tuple[JobStatus, str | None]:
         """Answer one claimed job; returns how it ended (status, error) for the worker to record."""
@@ -127,11 +124,10 @@ class Responder:
 
     def _live(self, job: Job, version: str | None) -> LiveAnswer:
         """The answer's message: a native stream (opened now, with the plan) or post + edit."""
-        native = self.settings.streaming == "native" and not (job.attempts > 1 and job.reply_ts)
-        live = LiveAnswer(self.poster, job, native=native)
-        if native and job.attempts > 1:
+        native = self.settings.streaming == "native"
+        if native and job.attempts > 1 and not job.reply_ts:
             self.poster.find_reply(job)  # an earlier attempt's reply: edit it, don't stream a second one
-            live.native = not job.reply_ts
+        live = LiveAnswer(self.poster, job, native=native and not job.reply_ts)
         live.searching(version)
         return live
 
@@ -223,14 +219,14 @@ class Responder:
                 live.finish(answer.answer, text, kit, blocks.footer_blocks(answer.sources, **look),
                             streamed_is_final=answer.mode == "gemini")
             else:
-                self.post_or_update(job, text=text, blocks=kit)
+                self.poster.post_or_update(job, text=text, blocks=kit)
         except SlackApiError as exc:
             if exc.response.get("error") not in ("msg_too_long", "invalid_blocks"):
                 raise
             # should not happen (blocks.py keeps to the limits); degrade to a short plain reply
             short = blocks.answer_blocks(blocks.fallback_text(answer.answer, 2500), answer.sources,
                                          **(look | {"escalation": False}))
-            self.post_or_update(job, text=text[:2500], blocks=short)
+            self.poster.post_or_update(job, text=text[:2500], blocks=short)
 
     @staticmethod
     def _safe(fn, **kwargs) -> bool:

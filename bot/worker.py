@@ -89,17 +89,6 @@ class Worker:
     def in_flight(self) -> int:
         return len(self._held)
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Nothing held here and nothing queued in the store (tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._held and not self.store.stats()["by_status"].get(JobStatus.QUEUED, 0):
-                time.sleep(0.05)  # a claim may be on its way from the store to _held
-                if not self._held and not self.store.stats()["by_status"].get(JobStatus.QUEUED, 0):
-                    return True
-            time.sleep(0.02)
-        return False
-
     # ---- claiming -------------------------------------------------------------------------
     def _dispatch(self) -> None:
         while not self._stopping.is_set():
@@ -181,8 +170,8 @@ class Worker:
         except StateUnavailable as exc:
             log.error("job %s: answered, but its status was not stored (%s); it is retried after the lease", job.id, exc)
         key = {JobStatus.DONE: "answered", JobStatus.SKIPPED: "skipped"}.get(status, "failed")
-        self.stats[key] += 1
         with self._cond:
+            self.stats[key] += 1
             self._held.pop(job.id, None)
             self._cond.notify_all()
 
