@@ -908,14 +908,19 @@ class FakeSlack:
             self._note_reply(channel, thread_ts, msg)
         return {"ok": True, "channel": channel, "ts": ts, "message": json.loads(json.dumps(msg))}
 
-    def _chat_update(self, p: dict) -> dict:
+    def _own_message(self, p: dict, not_mine: str) -> tuple[str, str, dict]:
+        """(channel, ts, message) of the bot's own message that `p` names; Slack's errors otherwise."""
         channel = self._check_channel(p.get("channel"), post=False)
         ts = p.get("ts")
         msg = self.messages.get(channel, {}).get(ts) if ts else None
         if msg is None:
             raise _err("message_not_found")
         if msg.get("user") != self.bot_user_id:
-            raise _err("cant_update_message")
+            raise _err(not_mine)
+        return channel, ts, msg
+
+    def _chat_update(self, p: dict) -> dict:
+        channel, ts, msg = self._own_message(p, "cant_update_message")
         self._check_text_and_blocks(p, require=False)
         self._check_metadata(p)
         if p.get("metadata") is not None:
@@ -931,13 +936,7 @@ class FakeSlack:
                 "message": json.loads(json.dumps(msg))}
 
     def _chat_delete(self, p: dict) -> dict:
-        channel = self._check_channel(p.get("channel"), post=False)
-        ts = p.get("ts")
-        msg = self.messages.get(channel, {}).get(ts) if ts else None
-        if msg is None:
-            raise _err("message_not_found")
-        if msg.get("user") != self.bot_user_id:
-            raise _err("cant_delete_message")
+        channel, ts, _ = self._own_message(p, "cant_delete_message")
         del self.messages[channel][ts]
         return {"ok": True, "channel": channel, "ts": ts}
 
