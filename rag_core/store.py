@@ -29,7 +29,7 @@ PROP_VERSIONS = "faqbot.versions"
 # docs version as Milvus partition key (True) or a plain field searched with a filter (False):
 # chosen by measurement, see benchmarks/bench_versions.py and the README
 VERSION_PARTITION_KEY = False
-OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version"]
+OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version", "bm25_head"]
 
 # VARCHAR limits are in bytes
 _LIMITS = {"id": 64, "loc": 2048, "title": 512, "heading": 2048, "source": 1024, "url": 2048,
@@ -62,6 +62,7 @@ class Hit:
     url: str
     score: float
     version: str = ""
+    head: str = ""  # the analysed headings (rag_core.headings scores them); not part of the JSON
 
     def to_json(self) -> dict:
         return {"id": self.id, "text": self.text, "title": self.title, "heading": self.heading,
@@ -325,20 +326,27 @@ class MilvusStore:
 
     def rows(self, version: str | None = None) -> dict[str, tuple[str, str]]:
         """id -> (location, embedding-text hash) of every stored chunk (of one version)."""
+        return {row["id"]: (row["loc"], row["ehash"]) for row in self._scan(version, ["id", "loc", "ehash"])}
+
+    def head_texts(self, version: str | None = None) -> list[str]:
+        """The analysed headings of every stored chunk (of one version): rag_core.headings' statistics."""
+        return [row["bm25_head"] for row in self._scan(version, ["bm25_head"])]
+
+    def _scan(self, version: str | None, fields: list[str]) -> list[dict]:
         if not self.exists():
-            return {}
+            return []
         self._ensure_loaded()
 
         def scan(c):
-            out = {}
+            out = []
             it = c.query_iterator(self.collection, batch_size=1000, filter=version_filter(version),
-                                  output_fields=["id", "loc", "ehash"])
+                                  output_fields=fields)
             try:
                 while True:
                     page = it.next()
                     if not page:
                         break
-                    out.update({row["id"]: (row["loc"], row["ehash"]) for row in page})
+                    out.extend(page)
             finally:
                 it.close()
             return out
@@ -425,7 +433,7 @@ class MilvusStore:
             hits.append(Hit(
                 id=str(row.get("id", ent.get("id"))), text=ent.get("text", ""), title=ent.get("title", ""),
                 heading=ent.get("heading", ""), source=ent.get("source", ""), url=ent.get("url", ""),
-                version=ent.get("version", ""),
+                version=ent.get("version", ""), head=ent.get("bm25_head", ""),
                 # Milvus Lite reports BM25 scores negated; servers report them positive.
                 score=abs(float(row.get("distance", 0.0))),
             ))
