@@ -1,64 +1,60 @@
-"""The keyless headings signal without a second Milvus search.
+"""The keyless headings list without a second Milvus search.
 
 Keyless retrieval fuses two rankings: BM25 over the whole chunk and BM25 over its headings only
 (a short field, so a question that matches a section's title ranks that section first). Asking
-Milvus for both costs two searches, and on Milvus Lite every search has a fixed cost that grows
-with the collection (about 20 ms over three versions of all docs). The headings list only has to
-re-order what the text list already found: the text field holds the headings too, and re-ranking
-its top 30 by headings measured the same recall as Milvus's own headings list on every question
-set (`python -m benchmarks.tune_alldocs`). So the headings are scored here, with BM25 over the
-headings of the searched version (document frequencies read once per version and ingest).
+Milvus for both costs two searches, and on Milvus Lite each search has a fixed cost that grows
+with the collection (about 25 ms over three versions of all docs, `make bench`). The headings are
+a few words per chunk, so they are searched here instead: an inverted index of one docs version's
+analysed headings, built once per ingest of that version (one scan of the `bm25_head` field), with
+the BM25 Milvus computes (tests/test_headings.py checks the scores against Milvus's own search).
 
 Pure: no Milvus, no I/O.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 
-@dataclass(frozen=True)
-class HeadingStats:
-    """Document frequencies of the analysed headings of one docs version."""
+class HeadingIndex:
+    """BM25 over short analysed texts (one per chunk id)."""
 
-    docs: int = 0
-    avgdl: float = 0.0
-    df: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> HeadingStats:
-        df: Counter[str] = Counter()
-        docs = total = 0
-        for text in texts:
+    def __init__(self, rows: Iterable[tuple[str, str]]):
+        self.ids: list[str] = []
+        self.lengths: list[int] = []
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for chunk_id, text in rows:
             terms = text.split()
-            docs += 1
-            total += len(terms)
-            df.update(set(terms))
-        return cls(docs, total / docs if docs else 0.0, dict(df))
+            doc = len(self.ids)
+            self.ids.append(chunk_id)
+            self.lengths.append(len(terms))
+            for term, tf in Counter(terms).items():
+                postings[term].append((doc, tf))
+        self.postings = dict(postings)
+        self.avgdl = sum(self.lengths) / len(self.lengths) if self.lengths else 0.0
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def idf(self, term: str) -> float:
-        n = self.df.get(term, 0)
-        return math.log((self.docs - n + 0.5) / (n + 0.5) + 1.0)
+        df = len(self.postings.get(term, ()))
+        return math.log((len(self.ids) - df + 0.5) / (df + 0.5) + 1.0)
 
-    def score(self, query: Counter[str], heading: str, k1: float = 1.2, b: float = 0.75) -> float:
-        """BM25 of an analysed heading for an analysed query (a repeated query word counts twice,
-        as in Milvus's BM25)."""
-        terms = heading.split()
-        if not terms or not query:
-            return 0.0
-        tf = Counter(terms)
-        norm = k1 * (1.0 - b + b * len(terms) / (self.avgdl or 1.0))
-        return sum(weight * self.idf(t) * tf[t] * (k1 + 1.0) / (tf[t] + norm)
-                   for t, weight in query.items() if t in tf)
-
-
-def rank_by_headings(stats: HeadingStats, analysed_query: str, hits: Sequence, heading_of,
-                     k1: float = 1.2, b: float = 0.75) -> list[tuple[object, float]]:
-    """`hits` re-ranked by the BM25 of their headings (`heading_of(hit)`, analysed), best first;
-    hits whose headings share no word with the query are left out, as a search would."""
-    query = Counter(analysed_query.split())
-    scored = [(h, stats.score(query, heading_of(h), k1, b)) for h in hits]
-    return sorted((pair for pair in scored if pair[1] > 0), key=lambda pair: -pair[1])
+    def search(self, analysed_query: str, limit: int, k1: float = 1.2, b: float = 0.75) -> list[tuple[str, float]]:
+        """The `limit` best (chunk id, BM25 score), best first; a word the query repeats counts
+        twice (as in Milvus's BM25 queries); texts that share no word with the query are left out."""
+        scores: dict[int, float] = defaultdict(float)
+        avgdl = self.avgdl or 1.0
+        for term, weight in Counter(analysed_query.split()).items():
+            docs = self.postings.get(term)
+            if not docs:
+                continue
+            idf = self.idf(term) * weight
+            for doc, tf in docs:
+                norm = k1 * (1.0 - b + b * self.lengths[doc] / avgdl)
+                scores[doc] += idf * tf * (k1 + 1.0) / (tf + norm)
+        best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
+        return [(self.ids[doc], score) for doc, score in best]

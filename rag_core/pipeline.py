@@ -17,10 +17,10 @@ from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import CHUNKER_VERSION, Chunk, _is_faq_page, chunk_documents
 from .embedders import EmbeddingError
-from .headings import HeadingStats, rank_by_headings
+from .headings import HeadingIndex
 from .indextext import searchable
 from .sources import open_source
-from .store import EmbedderMismatch, Hit, MilvusStore, StoreError
+from .store import EmbedderMismatch, Hit, MilvusStore, StoreError, stub_hit
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,6 @@ class Fusion:
     heading_weight: float = 0.5  # BM25 over the chunk's headings only (0 = unused)
     dense_weight: float = 1.5
     candidates: int = 15  # same recall/MRR as 40 on both question sets, cheaper
-    # the headings list re-ranks the top `head_pool` of the text list (rag_core.headings): one
-    # Milvus search instead of two, with the recall of Milvus's own headings list
-    head_pool: int = 60
     # hybrid = "rrf" (weighted RRF of all lists) or "minmax": scores min-max normalised within
     # the top `depth` of the dense and the BM25 list, then dense_share * dense + (1 - dense_share) * bm25.
     hybrid: str = "rrf"
@@ -399,7 +396,8 @@ def rrf(rankings: Sequence[tuple[list[Hit], float]], k: int) -> list[tuple[Hit, 
     for hits, weight in rankings:
         for rank, hit in enumerate(hits, 1):
             scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
-            first.setdefault(hit.id, hit)
+            if hit.id not in first or (hit.complete and not first[hit.id].complete):
+                first[hit.id] = hit  # the first full hit (a headings-only one has just an id)
     ordered = sorted(scores.items(), key=lambda kv: -kv[1])
     return [(first[i], s) for i, s in ordered]
 
@@ -447,7 +445,7 @@ class Pipeline:
         self._corpus_size: int | None = None
         self._ingest_lock = threading.Lock()
         self._parts_lock = threading.RLock()
-        self._heads: dict[str | None, tuple[str, HeadingStats]] = {}
+        self._heads: dict[str | None, tuple[str, HeadingIndex]] = {}
 
     @property
     def fusion(self) -> Fusion:
@@ -504,7 +502,7 @@ class Pipeline:
         version = self.default_version()
         self.store.search_bm25(analysis.analyse("milvus"), 1, version=version)
         if self.fusion.heading_weight > 0:
-            self.heading_stats(version)
+            self.headings(version)
 
     # ---- ingest ----------------------------------------------------------------------
     def ingest(self, source: str | None = None, glob: str | None = None, recreate: bool = False,
@@ -696,8 +694,9 @@ class Pipeline:
         its 1.5 (its scores match rag_core.headings' only with 1.5); servers apply ours."""
         return (1.5 if self.store.is_local else self.bm25_params.k1), self.bm25_params.b
 
-    def heading_stats(self, version: str | None) -> HeadingStats:
-        """BM25 statistics of one version's headings, read once per ingest of that version."""
+    def headings(self, version: str | None) -> HeadingIndex:
+        """The headings of one version, searchable here (rag_core.headings); rebuilt when an
+        ingest changed that version."""
         versions = self.versions_record()["versions"]
         key = json.dumps(versions.get(version, {}) if version else versions, sort_keys=True)
         cached = self._heads.get(version)
@@ -705,7 +704,7 @@ class Pipeline:
             with self._parts_lock:
                 cached = self._heads.get(version)
                 if cached is None or cached[0] != key:
-                    cached = self._heads[version] = (key, HeadingStats.from_texts(self.store.head_texts(version)))
+                    cached = self._heads[version] = (key, HeadingIndex(self.store.head_rows(version)))
         return cached[1]
 
     def default_mode(self) -> str:
@@ -810,19 +809,25 @@ class Pipeline:
         if mode != "dense":
             analysed = analysis.analyse(question)
             uses_head = mode == "bm25" or self.fusion.hybrid == "rrf" or self.fusion.head_share > 0
+            bm25_hits = self.store.search_bm25(analysed, n, version=version)
             if self.fusion.heading_weight > 0 and uses_head:
-                pool = self.store.search_bm25(analysed, max(n, self.fusion.head_pool), version=version)
-                bm25_hits = pool[:n]
-                ranked = rank_by_headings(self.heading_stats(version), analysed, pool, lambda h: h.head,
-                                          *self.engine_bm25())
-                head_hits = [replace(h, score=s) for h, s in ranked[:n]]
-            else:
-                bm25_hits = self.store.search_bm25(analysed, n, version=version)
+                found = {h.id: h for h in bm25_hits}
+                head_hits = [replace(found[i], score=s) if i in found else stub_hit(i, s, version)
+                             for i, s in self.headings(version).search(analysed, n, *self.engine_bm25())]
         dense_hits = self.store.search_dense(query_vec, n, version=version) if query_vec is not None else []
         return Candidates(mode, bm25_hits, head_hits, dense_hits, version)
 
     def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
         """Weighted RRF of the lists `mode` uses (default: the mode the candidates were retrieved for)."""
+        hits = self._ranked(cand, top_k, mode)
+        stubs = [h.id for h in hits if not h.complete]
+        if not stubs:
+            return hits
+        full = self.store.get_hits(stubs)  # found by the headings alone: read them from Milvus
+        return [replace(full[h.id], score=h.score) if not h.complete else h for h in hits
+                if h.complete or h.id in full]
+
+    def _ranked(self, cand: Candidates, top_k: int, mode: str | None) -> list[Hit]:
         f = self.fusion
         mode = mode or cand.mode
         if mode == "dense":

@@ -29,7 +29,7 @@ PROP_VERSIONS = "faqbot.versions"
 # docs version as Milvus partition key (True) or a plain field searched with a filter (False):
 # chosen by measurement, see benchmarks/bench_versions.py and the README
 VERSION_PARTITION_KEY = False
-OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version", "bm25_head"]
+OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version"]
 
 # VARCHAR limits are in bytes
 _LIMITS = {"id": 64, "loc": 2048, "title": 512, "heading": 2048, "source": 1024, "url": 2048,
@@ -62,12 +62,18 @@ class Hit:
     url: str
     score: float
     version: str = ""
-    head: str = ""  # the analysed headings (rag_core.headings scores them); not part of the JSON
+    complete: bool = True  # False: only id and score are known (Pipeline.fuse reads the rest)
 
     def to_json(self) -> dict:
         return {"id": self.id, "text": self.text, "title": self.title, "heading": self.heading,
                 "source": self.source, "url": self.url, "version": self.version,
                 "score": round(float(self.score), 6)}
+
+
+def stub_hit(chunk_id: str, score: float, version: str | None) -> Hit:
+    """A hit known by its id and score only (found by rag_core.headings, not by a Milvus search)."""
+    return Hit(id=chunk_id, text="", title="", heading="", source="", url="", score=score,
+               version=version or "", complete=False)
 
 
 def version_filter(version: str | None) -> str:
@@ -328,9 +334,17 @@ class MilvusStore:
         """id -> (location, embedding-text hash) of every stored chunk (of one version)."""
         return {row["id"]: (row["loc"], row["ehash"]) for row in self._scan(version, ["id", "loc", "ehash"])}
 
-    def head_texts(self, version: str | None = None) -> list[str]:
-        """The analysed headings of every stored chunk (of one version): rag_core.headings' statistics."""
-        return [row["bm25_head"] for row in self._scan(version, ["bm25_head"])]
+    def head_rows(self, version: str | None = None) -> list[tuple[str, str]]:
+        """(id, analysed headings) of every stored chunk (of one version): rag_core.headings' index."""
+        return [(row["id"], row["bm25_head"]) for row in self._scan(version, ["id", "bm25_head"])]
+
+    def get_hits(self, ids: Sequence[str]) -> dict[str, Hit]:
+        """The stored chunks with these ids (score 0), by id; ids no longer stored are missing."""
+        if not ids:
+            return {}
+        self._ensure_loaded()
+        rows = self._call(lambda c: c.get(self.collection, ids=list(ids), output_fields=OUTPUT_FIELDS))
+        return {h.id: h for h in self._hits([[{"id": r["id"], "entity": r} for r in rows]])}
 
     def _scan(self, version: str | None, fields: list[str]) -> list[dict]:
         if not self.exists():
@@ -433,7 +447,7 @@ class MilvusStore:
             hits.append(Hit(
                 id=str(row.get("id", ent.get("id"))), text=ent.get("text", ""), title=ent.get("title", ""),
                 heading=ent.get("heading", ""), source=ent.get("source", ""), url=ent.get("url", ""),
-                version=ent.get("version", ""), head=ent.get("bm25_head", ""),
+                version=ent.get("version", ""),
                 # Milvus Lite reports BM25 scores negated; servers report them positive.
                 score=abs(float(row.get("distance", 0.0))),
             ))

@@ -1,46 +1,46 @@
 """The keyless headings list scored locally (rag_core.headings): the BM25 Milvus computes, one search."""
 
 import math
-from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rag_core import analysis
-from rag_core.headings import HeadingStats, rank_by_headings
+from rag_core.headings import HeadingIndex
 from rag_core.pipeline import Pipeline
 
 WORDS = st.sampled_from(["index", "partit", "load", "memori", "search", "milvus", "collect", "drop"])
 HEADINGS = st.lists(st.lists(WORDS, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=30)
 
 
-def test_stats_and_one_score_by_hand():
-    stats = HeadingStats.from_texts(["load partit", "drop index", "load collect memori"])
-    assert stats.docs == 3 and stats.avgdl == pytest.approx(7 / 3) and stats.df["load"] == 2
+def test_one_score_by_hand_and_a_repeated_query_word_counts_twice():
+    index = HeadingIndex([("a", "load partit"), ("b", "drop index"), ("c", "load collect memori")])
+    assert len(index) == 3 and index.avgdl == pytest.approx(7 / 3)
     idf = math.log((3 - 2 + 0.5) / (2 + 0.5) + 1)
     norm = 1.5 * (1 - 0.75 + 0.75 * 2 / (7 / 3))
-    assert stats.score(Counter(["load"]), "load partit", 1.5, 0.75) == pytest.approx(idf * 2.5 / (1 + norm))
-    # a word the question repeats counts twice, as in Milvus's BM25 query
-    assert stats.score(Counter(["load", "load"]), "load partit", 1.5) == pytest.approx(
-        2 * stats.score(Counter(["load"]), "load partit", 1.5))
+    (best, score), _ = index.search("load", 2, 1.5, 0.75)
+    assert best == "a" and score == pytest.approx(idf * 2.5 / (1 + norm))
+    assert index.search("load load", 1, 1.5, 0.75)[0][1] == pytest.approx(2 * score)
 
 
-def test_rank_keeps_only_matching_headings_best_first():
-    stats = HeadingStats.from_texts(["load partit", "drop index", "load collect memori", "search"])
-    hits = ["drop index", "load collect memori", "load partit", "search"]
-    ranked = rank_by_headings(stats, "load partit", hits, lambda h: h)
-    assert [h for h, _ in ranked] == ["load partit", "load collect memori"]
-    assert ranked[0][1] > ranked[1][1] > 0
+def test_search_keeps_only_matching_headings_best_first_up_to_the_limit():
+    index = HeadingIndex([("a", "drop index"), ("b", "load collect memori"), ("c", "load partit"), ("d", "search")])
+    assert [i for i, _ in index.search("load partit", 10)] == ["c", "b"]
+    assert [i for i, _ in index.search("load partit", 1)] == ["c"]
+    assert index.search("nothing here", 5) == [] and HeadingIndex([]).search("load", 5) == []
 
 
-@given(HEADINGS, st.lists(WORDS, min_size=1, max_size=5))
-def test_scores_are_never_negative_and_ranking_is_sorted(headings, query):
-    stats = HeadingStats.from_texts(headings)
-    ranked = rank_by_headings(stats, " ".join(query), headings, lambda h: h)
-    scores = [s for _, s in ranked]
-    assert all(s > 0 for s in scores) and scores == sorted(scores, reverse=True)
-    assert all(set(h.split()) & set(query) for h, _ in ranked)
+@given(HEADINGS, st.lists(WORDS, min_size=1, max_size=5), st.integers(1, 40))
+def test_results_match_the_query_are_sorted_and_agree_with_brute_force(headings, query, limit):
+    index = HeadingIndex((str(i), h) for i, h in enumerate(headings))
+    found = index.search(" ".join(query), limit)
+    scores = [s for _, s in found]
+    assert all(s > 0 for s in scores) and scores == sorted(scores, reverse=True) and len(found) <= limit
+    assert all(set(headings[int(i)].split()) & set(query) for i, _ in found)
+    matching = [i for i, h in enumerate(headings) if set(h.split()) & set(query)]
+    assert len(found) == min(limit, len(matching))
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +57,28 @@ def faq(tmp_path_factory, docs_zip):
 
 @pytest.mark.parametrize("question", ["How is data stored in milvus?", "can I load only one partition into memory",
                                       "what index types does milvus support", "is there a limit on collection names"])
-def test_local_heading_scores_are_the_scores_of_milvus_own_headings_search(faq, question):
+def test_the_local_headings_search_is_milvus_own_headings_search(faq, question):
     analysed = analysis.analyse(question)
     version = faq.default_version()
-    stats = faq.heading_stats(version)
     milvus = faq.store.search_bm25(analysed, 10, field="sparse_head", version=version)
-    assert milvus
-    for hit in milvus:
-        local = stats.score(Counter(analysed.split()), hit.head, *faq.engine_bm25())
-        assert local == pytest.approx(hit.score, rel=1e-3), hit.heading
+    local = faq.headings(version).search(analysed, 10, *faq.engine_bm25())
+    assert milvus and len(local) == len(milvus)
+    assert [s for _, s in local] == pytest.approx([h.score for h in milvus], rel=1e-3)
+    ties = {round(h.score, 3) for h in milvus if sum(round(o.score, 3) == round(h.score, 3) for o in milvus) > 1}
+    assert [i for i, s in local if round(s, 3) not in ties] == [h.id for h in milvus if round(h.score, 3) not in ties]
 
 
-def test_keyless_retrieval_is_one_milvus_search(faq, monkeypatch):
+def test_keyless_retrieval_is_one_milvus_search_and_headings_only_hits_are_read_when_they_rank(faq, monkeypatch):
+    question = "can I load only one partition into memory"
+    version = faq.default_version()
     calls = []
     real = faq.store.search_bm25
     monkeypatch.setattr(faq.store, "search_bm25", lambda *a, **k: calls.append(k.get("field", "sparse")) or real(*a, **k))
-    cand = faq.retrieve("can I load only one partition into memory", 15, "bm25", version=faq.default_version())
-    assert calls == ["sparse"]
-    assert cand.head and cand.bm25
-    # the headings list is the text list's pool re-ranked, with BM25 scores of the headings
-    assert {h.id for h in cand.head} <= {h.id for h in faq.store.search_bm25(
-        analysis.analyse("can I load only one partition into memory"), faq.fusion.head_pool,
-        version=faq.default_version())}
+    cand = faq.retrieve(question, 3, "bm25", version=version)
+    assert calls == ["sparse"] and cand.head and cand.bm25
     assert [h.score for h in cand.head] == sorted((h.score for h in cand.head), reverse=True)
+    # a headings-only hit is an id until it ranks; then Pipeline.fuse reads the whole chunk
+    only_head = next(h for h in cand.head if h.id not in {b.id for b in cand.bm25})
+    assert not only_head.complete and only_head.text == ""
+    hits = faq.fuse(replace(cand, bm25=[], head=[only_head]), 3)
+    assert hits[0].id == only_head.id and hits[0].complete and hits[0].text and hits[0].url.startswith("https://milvus.io/")
