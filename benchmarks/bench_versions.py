@@ -4,8 +4,9 @@
    embedding requests = ceil(distinct texts embedded / 100); identical text in two versions is
    embedded once (embedded < chunks);
 2. a refresh of the unchanged docs: seconds, file downloads (0), embedding requests (0);
-3. keyless search with all three versions indexed: p50 of one version's search, and the cost of
-   the version filter (a BM25 search with the filter vs the same search without it).
+3. keyless search with all three versions indexed: p50 of one version's search (one BM25 search
+   in that version's partition, headings searched in-process), and the cost of selecting a version
+   (a BM25 search of one version vs the same search over the whole collection).
 """
 
 from __future__ import annotations

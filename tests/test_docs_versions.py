@@ -271,3 +271,30 @@ def test_collection_from_an_older_schema_asks_for_recreate(pipe_for):
     fresh = pipe_for()
     with pytest.raises(StoreError, match="--recreate"):
         fresh.search("ARM?")
+
+
+def test_each_version_lives_in_its_own_partition_and_a_search_reads_only_that_one(pipe_for, monkeypatch):
+    from rag_core.store import partition_of
+
+    pipe = pipe_for()
+    pipe.ingest(docs_source=source())
+    client = pipe.store.client()
+    for version in ("v3.0.x", "v2.4.x"):
+        rows = client.query(pipe.store.collection, partition_names=[partition_of(version)], output_fields=["version"],
+                            limit=1000)
+        assert rows and {r["version"] for r in rows} == {version} and len(rows) == pipe.store.count(version)
+    seen = []
+    real = client.search
+    monkeypatch.setattr(client, "search", lambda *a, **k: seen.append(k["partition_names"]) or real(*a, **k))
+    res = pipe.search("We're still on Milvus 2.4 - can it run on ARM?")
+    assert seen == [[partition_of("v2.4.x")]] and {h.version for h in res.hits} == {"v2.4.x"}
+    # a version without a partition is not searched at all
+    assert pipe.store.search_bm25("arm", 3, version="v9.9.x") == [] and len(seen) == 1
+
+
+@pytest.mark.parametrize("version, name", [("v3.0.x", "v3_0_x"), ("v2.6.3", "v2_6_3"), ("2.5", "v_2_5"),
+                                           ("master", "master"), ("", "_default"), (None, "_default")])
+def test_partition_names_are_ones_milvus_accepts(version, name):
+    from rag_core.store import partition_of
+
+    assert partition_of(version) == name
