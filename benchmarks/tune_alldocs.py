@@ -121,7 +121,9 @@ def rows_fingerprint(pipe: P.Pipeline) -> str:
     chunks = chunk_documents(load_documents(s.docs_source, s.docs_glob, s.cache_dir))
     if pipe.drop_boilerplate:
         chunks = [c for c in chunks if P.indexable(c)]
-    h = hashlib.sha1(f"{pipe.embedder.name}|{P.BM25Params()}|{pipe.store.__class__.__module__}".encode())
+    from rag_core.store import SCHEMA_VERSION
+
+    h = hashlib.sha1(f"{pipe.embedder.name}|{P.BM25Params()}|{pipe.store.__class__.__module__}|{SCHEMA_VERSION}".encode())
     for c in chunks:
         h.update(f"{c.id}\x00{P.bm25_text(c, pipe.bm25_recipe)}\x00{P.bm25_head(c)}\x00{c.url}".encode())
         if pipe.embedder.dim:

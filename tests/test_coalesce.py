@@ -52,15 +52,3 @@ def test_a_call_returning_the_wrong_number_of_results_is_an_error():
     with pytest.raises(RuntimeError, match="2 results for 1 inputs"):
         Coalescer().run("k", 1, lambda items: [1, 2])
 
-
-def test_questions_arriving_together_are_embedded_in_shared_gemini_requests(make_settings, fake_gemini, gemini_env):
-    from rag_core.embedders import GeminiEmbedder
-
-    emb = GeminiEmbedder(make_settings(**gemini_env))
-    texts = [f"how do I tune index number {i}?" for i in range(30)]
-    with ThreadPoolExecutor(30) as pool:
-        together = list(pool.map(emb.embed_query, texts))
-    shared = [len(r["json"]["requests"]) for r in fake_gemini.requests if r["action"] == "batchEmbedContents"]
-    assert sum(shared) == 30 and len(shared) < 30 and max(shared) <= 100
-    alone = [emb.embed_query(t) for t in texts]  # one request each: the same vector for the same text
-    assert together == alone and len({tuple(v) for v in alone}) == 30
