@@ -113,6 +113,21 @@ def rss_mb(pid: int | None = None, children: bool = True) -> float:
     return total / 2**20
 
 
+def cpu_seconds(labels: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process and its children, summed by label:
+    `labels` names some pids; this process is "bench", the other children "other"."""
+    import psutil
+
+    me = psutil.Process()
+    out: dict[str, float] = {}
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            label = "bench" if p.pid == me.pid else labels.get(p.pid, "other")
+            out[label] = out.get(label, 0.0) + t.user + t.system
+    return out
+
+
 class PeakRSS:
     """Samples RSS (process + children) in a thread every `every` seconds; `.peak_mb`."""
 
