@@ -446,12 +446,13 @@ def answer_times(slack, ts: str) -> dict:
         p = call.params
         if call.method == "reactions.add" and p.get("timestamp") == ts and react is None:
             react = call.time
-        elif call.method == "chat.postMessage" and p.get("thread_ts") == ts and call.ok:
-            posts += 1
+        elif call.method in ("chat.postMessage", "chat.startStream") and p.get("thread_ts") == ts and call.ok:
+            posts += 1  # a posted reply, or a natively streamed one (`faqbot serve`'s default)
             if post is None:
                 post, reply_ts = call.time, call.response.get("ts")
             last = call.time
-        elif call.method == "chat.update" and reply_ts and p.get("ts") == reply_ts and call.ok:
+        elif (call.method in ("chat.update", "chat.appendStream", "chat.stopStream") and reply_ts
+              and p.get("ts") == reply_ts and call.ok):
             last = max(last or 0, call.time)
     return {"reaction": react, "first_post": post, "final": last, "posts": posts}
 

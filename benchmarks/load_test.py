@@ -120,9 +120,10 @@ def run(events: int = 1000, seconds: float = 60.0, redeliver: float = 0.05, faul
                     continue
                 times.append(a["final"] - s["wall"])
                 dup += a["posts"] > 1
-            for call in slack.calls_to("chat.update"):
-                if "AI answer unavailable" in json.dumps(call.params.get("blocks") or ""):
-                    fallback += 1
+            for method in ("chat.update", "chat.stopStream"):  # an edited or a natively streamed answer
+                for call in slack.calls_to(method):
+                    if "AI answer unavailable" in json.dumps(call.params.get("blocks") or ""):
+                        fallback += 1
             non_200 = sum(s["status"] != 200 for s in sent) + sum(
                 s.get("redelivery_status", 200) != 200 for s in sent)
             rss100 = rss_after_100[0] if rss_after_100 else float("nan")
