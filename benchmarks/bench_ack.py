@@ -4,6 +4,7 @@ Both servers use the same waitress settings (bot.serve.make_server) and signing 
 senders and the FakeSlack each run in a separate process (real Slack is remote: the fake's Python
 work must not compete for the bot's GIL). Every mention is a new question (distinct event ids, ts,
 users); the bot answers them in the background (keyless), and we wait for idle between phases.
+The per-user rate limit stays at its default (each ack checks it; distinct users are never limited).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def run() -> dict:
     results: dict[str, list[float]] = {}
     statuses: dict[str, dict] = {}
     with c.tmpdir() as tmp, c.fake_slack_process() as slack, c.LoadClient() as load, \
-            c.running_bot(tmp, slack, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000) as h, \
+            c.running_bot(tmp, slack, FAQBOT_QUEUE_SIZE=20000) as h, \
             c.bare_bolt(slack) as bare:
         servers = {"bare": bare.url, "bot": h.url}
         # warm-up (auth.test cache, imports, first Milvus search)
@@ -49,7 +50,7 @@ def run() -> dict:
         stats = dict(h.bot.intake.stats)
     # diagnostic: the ack path alone — a serve replica that only acknowledges (no worker anywhere)
     with c.tmpdir() as tmp, c.fake_slack_process() as slack, c.LoadClient() as load, \
-            c.running_bot(tmp, slack, worker=False, FAQBOT_RATE_LIMIT=0, FAQBOT_QUEUE_SIZE=20000) as h:
+            c.running_bot(tmp, slack, worker=False, FAQBOT_QUEUE_SIZE=20000) as h:
         load.fire(h.url, _bodies(20, "wq"), 4)
         for conc in CONCURRENCY:
             out = load.fire(h.url, _bodies(N // ROUNDS, f"q{conc}x"), conc)

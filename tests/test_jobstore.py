@@ -220,6 +220,32 @@ def test_rate_limit_is_shared_and_its_window_expires(backend):
     assert b.allow("U1", 2, window_s=0.6)
 
 
+def test_accept_checks_the_rate_limit_in_the_same_transaction(backend):
+    a, b = backend.open(), backend.open()
+    rate = (2, 0.6)
+    first = [a.accept([f"rl:{i}"], rate=rate, **(Q | {"user": "U1", "question": f"q{i}"})) for i in range(2)]
+    assert all(j.status == JobStatus.QUEUED for j in first)
+    over = b.accept(["rl:2"], rate=rate, **(Q | {"user": "U1", "question": "q2"}))  # the other replica sees the hits
+    assert over.status == JobStatus.SKIPPED and over.error == "rate_limited"
+    stored = a.job(over.id)
+    assert stored.status == JobStatus.SKIPPED and stored.error == "rate_limited"
+    assert b.accept(["rl:2"], rate=rate, **(Q | {"user": "U1", "question": "q2"})) is None  # a redelivery: duplicate
+    assert [j.id for j in a.claim("w", 30, limit=10)] == [j.id for j in first]  # the skipped one is never claimed
+    assert a.accept(["rl:u2"], rate=rate, **(Q | {"user": "U2"})).status == JobStatus.QUEUED  # per user
+    assert not a.allow("U1", 2, window_s=0.6)  # accept's hits are allow's hits
+    assert a.accept(["rl:off"], rate=None, **(Q | {"user": "U1"})).status == JobStatus.QUEUED  # no limit given
+    time.sleep(0.7)
+    assert b.accept(["rl:3"], rate=rate, **(Q | {"user": "U1", "question": "q3"})).status == JobStatus.QUEUED
+
+
+def test_concurrent_accepts_of_one_user_let_exactly_the_limit_through(store):
+    with ThreadPoolExecutor(20) as pool:
+        jobs = list(pool.map(lambda i: store.accept([f"burst:{i}"], rate=(5, 60.0), **(Q | {"user": "UB"})),
+                             range(20)))
+    assert sum(j.status == JobStatus.QUEUED for j in jobs) == 5
+    assert sum(j.status == JobStatus.SKIPPED and j.error == "rate_limited" for j in jobs) == 15
+
+
 # ---- answers & feedback --------------------------------------------------------------------------
 
 def test_save_answer_records_what_the_insights_report_needs(store):

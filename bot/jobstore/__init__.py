@@ -115,6 +115,9 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
     return Job(**{k: row[k] for k in JOB_FIELDS if k in row.keys()})
 
 
+RATE_LIMITED = "rate_limited"  # the error of a job accepted over its user's rate limit
+
+
 def check_job(job: dict) -> None:
     """accept(**job) needs a known kind and the text fields the bot cannot answer without."""
     if job.get("kind") not in _KINDS:
@@ -150,12 +153,15 @@ def check_vote(value: str) -> str:
 class JobStore(Protocol):
     """Jobs, dedupe keys, rate limits, answers and feedback of the bot, shared by all its processes."""
 
-    def accept(self, keys: list[str], **job) -> Job | None:
+    def accept(self, keys: list[str], *, rate: tuple[int, float] | None = None, **job) -> Job | None:
         """Store the job (status queued) and every dedupe key in ONE transaction, durable when this
         returns (so the event may be acknowledged). None if any key was stored before (by any process):
         then nothing of this call is stored. Concurrent accepts of overlapping keys make exactly one job.
         `job` holds Job fields (kind, channel, user, question, ts, …). Raises StateUnavailable when the
-        database cannot be reached — the caller must not acknowledge with a 200 then."""
+        database cannot be reached — the caller must not acknowledge with a 200 then.
+        `rate` = (limit, window_s): the user's rate limit (`allow`) is checked in the same transaction;
+        over it, the job is stored as skipped with error "rate_limited" (its keys too, so a
+        redelivery stays a duplicate) — one write on the ack path instead of three."""
 
     def remember(self, key: str) -> bool:
         """Store a dedupe key without a job (e.g. a button click); False if it was already there."""

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 
-from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, Wakeup, check_final,
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, RATE_LIMITED, UPDATE_FIELDS, Job, JobStatus, Outcome, Wakeup, check_final,
                check_job, check_meta, check_vote, merge_insight_rows, unique_keys)
 
 
@@ -37,7 +37,7 @@ class MemoryJobStore:
     def _copy(job: Job) -> Job:
         return dataclasses.replace(job)
 
-    def accept(self, keys: list[str], **job) -> Job | None:
+    def accept(self, keys: list[str], *, rate: tuple[int, float] | None = None, **job) -> Job | None:
         check_job(job)
         keys = unique_keys(keys)
         now = time.time()
@@ -47,6 +47,8 @@ class MemoryJobStore:
                 return None
             d.last_id += 1
             stored = Job(id=d.last_id, created=now, updated=now, **{c: job[c] for c in job if c in ACCEPT_FIELDS})
+            if rate and not self._hit(stored.user, rate[0], rate[1], now):
+                stored.status, stored.error = JobStatus.SKIPPED, RATE_LIMITED
             d.jobs[stored.id] = stored
             for k in keys:
                 d.dedupe[k] = (stored.id, now)
@@ -153,16 +155,19 @@ class MemoryJobStore:
         self.data.wakeup.wait(timeout_s)
 
     def allow(self, user: str, limit: int, window_s: float = 60.0) -> bool:
+        with self.data.lock:
+            return self._hit(user, limit, window_s, time.time())
+
+    def _hit(self, user: str, limit: int, window_s: float, now: float) -> bool:
+        """Count a hit if `user` is under `limit` (caller holds the lock)."""
         if limit <= 0:
             return True
-        now = time.time()
-        with self.data.lock:
-            hits = [t for t in self.data.rate_hits.get(user, []) if t >= now - window_s]
-            allowed = len(hits) < limit
-            if allowed:
-                hits.append(now)
-            self.data.rate_hits[user] = hits
-            return allowed
+        hits = [t for t in self.data.rate_hits.get(user, []) if t >= now - window_s]
+        allowed = len(hits) < limit
+        if allowed:
+            hits.append(now)
+        self.data.rate_hits[user] = hits
+        return allowed
 
     def save_answer(self, answer_id: str, job: Job, *, answer: str, mode: str, outcome: Outcome,
                     sources: list[dict], version: str | None, latency_s: float | None) -> None:

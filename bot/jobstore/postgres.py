@@ -34,7 +34,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, RATE_LIMITED, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
                check_final, check_job, check_meta, check_vote, job_from_row, merge_insight_rows, unique_keys)
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class PostgresJobStore:
         raise AssertionError("unreachable")
 
     # ---- intake -------------------------------------------------------------------------------
-    def accept(self, keys: list[str], **job) -> Job | None:
+    def accept(self, keys: list[str], *, rate: tuple[int, float] | None = None, **job) -> Job | None:
         check_job(job)
         keys = unique_keys(keys)
         cols = [c for c in job if c in ACCEPT_FIELDS]
@@ -248,6 +248,9 @@ class PostgresJobStore:
             row = conn.execute(sql, [*values, keys]).fetchone()
             if row["n_keys"] != len(keys):
                 raise psycopg.Rollback()  # a key seen before: the job row goes too
+            if rate and rate[0] > 0 and not _rate_hit(conn, row["user"] or "", *rate):
+                return job_from_row(conn.execute("UPDATE faqbot_jobs SET status = 'skipped', error = %s "
+                                                 "WHERE id = %s RETURNING *", (RATE_LIMITED, row["id"])).fetchone())
             conn.execute(f"NOTIFY {CHANNEL}")  # delivered when this commits
             return job_from_row(row)
 
@@ -370,17 +373,7 @@ class PostgresJobStore:
     def allow(self, user: str, limit: int, window_s: float = 60.0) -> bool:
         if limit <= 0:
             return True
-
-        def run(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))", (RATE_LOCK_CLASS, user))
-            conn.execute(f'DELETE FROM faqbot_rate_hits WHERE "user" = %s AND at < {NOW} - %s', (user, float(window_s)))
-            n = conn.execute('SELECT count(*) AS n FROM faqbot_rate_hits WHERE "user" = %s', (user,)).fetchone()["n"]
-            if n >= limit:
-                return False
-            conn.execute(f'INSERT INTO faqbot_rate_hits ("user", at) VALUES (%s, {NOW})', (user,))
-            return True
-
-        return self._run(run)
+        return self._run(lambda conn: _rate_hit(conn, user, limit, window_s))
 
     # ---- answers & feedback --------------------------------------------------------------------------
     def save_answer(self, answer_id: str, job: Job, *, answer: str, mode: str, outcome: Outcome,
@@ -478,3 +471,15 @@ class PostgresJobStore:
         if self._listener is not None:
             self._listener.join(5)
         self._pool.close()
+
+
+def _rate_hit(conn, user: str, limit: int, window_s: float) -> bool:
+    """Count a hit for `user` if under `limit` in the sliding window (inside the caller's transaction;
+    the advisory lock serialises one user's checks across replicas)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))", (RATE_LOCK_CLASS, user))
+    conn.execute(f'DELETE FROM faqbot_rate_hits WHERE "user" = %s AND at < {NOW} - %s', (user, float(window_s)))
+    n = conn.execute('SELECT count(*) AS n FROM faqbot_rate_hits WHERE "user" = %s', (user,)).fetchone()["n"]
+    if n >= limit:
+        return False
+    conn.execute(f'INSERT INTO faqbot_rate_hits ("user", at) VALUES (%s, {NOW})', (user,))
+    return True

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import (ACCEPT_FIELDS, FAILED_KEEP_S, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
+from . import (ACCEPT_FIELDS, FAILED_KEEP_S, RATE_LIMITED, UPDATE_FIELDS, Job, JobStatus, Outcome, StateUnavailable, Wakeup,
                check_final, check_job, check_meta, check_vote, job_from_row, merge_insight_rows, unique_keys)
 
 POOL_SIZE = 4  # SQLite connections per process: writes are one at a time anyway, reads are short
@@ -209,7 +209,7 @@ class SQLiteJobStore:
             raise self._unavailable(exc) from exc
 
     # ---- intake -----------------------------------------------------------------------
-    def accept(self, keys: list[str], **job) -> Job | None:
+    def accept(self, keys: list[str], *, rate: tuple[int, float] | None = None, **job) -> Job | None:
         """Record the job and its dedupe keys atomically; None if any key was seen before.
 
         Group commit: acks arrive concurrently, and a commit costs more than the inserts in it, so
@@ -224,7 +224,8 @@ class SQLiteJobStore:
         item = _Accept(
             f"INSERT INTO jobs ({', '.join(cols)}, created, updated, keys) VALUES "
             f"({', '.join('?' for _ in cols)}, ?, ?, ?)",
-            [values[c] for c in cols] + [now, now, json.dumps(unique_keys(keys))])
+            [values[c] for c in cols] + [now, now, json.dumps(unique_keys(keys))],
+            user=values.get("user") or "", rate=rate if rate and rate[0] > 0 else None, now=now)
         with self._group:
             self._pending.append(item)
             while self._committing and not item.done:
@@ -246,6 +247,9 @@ class SQLiteJobStore:
         if item.job_id is None:
             return None
         self._max_seen = max(self._max_seen, item.job_id)
+        if item.limited:
+            return Job(id=item.job_id, created=now, updated=now, status=JobStatus.SKIPPED, error=RATE_LIMITED,
+                       **values)
         self._wakeup.bump()
         return Job(id=item.job_id, created=now, updated=now, **values)
 
@@ -255,6 +259,9 @@ class SQLiteJobStore:
                 for it in batch:
                     try:
                         it.job_id = conn.execute(it.sql, it.params).lastrowid
+                        if it.rate and not _rate_hit(conn, it.user, *it.rate, it.now):
+                            conn.execute("UPDATE jobs SET status='skipped', error=? WHERE id=?", (RATE_LIMITED, it.job_id))
+                            it.limited = True
                     except sqlite3.IntegrityError:
                         it.job_id = None  # a key seen before: this statement (and only it) is undone
                     except sqlite3.Error as exc:
@@ -364,13 +371,8 @@ class SQLiteJobStore:
     def allow(self, user: str, limit: int, window_s: float = 60.0) -> bool:
         if limit <= 0:
             return True
-        now = time.time()
         with self._tx(urgent=True) as conn:  # on the ack path
-            conn.execute("DELETE FROM rate_hits WHERE user=? AND at < ?", (user, now - window_s))
-            if conn.execute("SELECT COUNT(*) FROM rate_hits WHERE user=?", (user,)).fetchone()[0] >= limit:
-                return False
-            conn.execute("INSERT INTO rate_hits (user, at) VALUES (?, ?)", (user, now))
-            return True
+            return _rate_hit(conn, user, limit, window_s, time.time())
 
     # ---- answers & feedback ----------------------------------------------------------------
     def save_answer(self, answer_id: str, job: Job, *, answer: str, mode: str, outcome: Outcome,
@@ -502,9 +504,19 @@ class _WriteLock:
                 (self._urgent if self._waiting_urgent else self._normal).notify()
 
 
-class _Accept:
-    __slots__ = ("sql", "params", "done", "job_id", "error")
+def _rate_hit(conn, user: str, limit: int, window_s: float, now: float) -> bool:
+    """Count a hit for `user` if under `limit` in the sliding window (inside the caller's transaction)."""
+    conn.execute("DELETE FROM rate_hits WHERE user=? AND at < ?", (user, now - window_s))
+    if conn.execute("SELECT COUNT(*) FROM rate_hits WHERE user=?", (user,)).fetchone()[0] >= limit:
+        return False
+    conn.execute("INSERT INTO rate_hits (user, at) VALUES (?, ?)", (user, now))
+    return True
 
-    def __init__(self, sql: str, params: list):
-        self.sql, self.params = sql, params
-        self.done, self.job_id, self.error = False, None, None
+
+class _Accept:
+    __slots__ = ("sql", "params", "user", "rate", "now", "done", "job_id", "error", "limited")
+
+    def __init__(self, sql: str, params: list, user: str = "", rate: tuple[int, float] | None = None,
+                 now: float = 0.0):
+        self.sql, self.params, self.user, self.rate, self.now = sql, params, user, rate, now
+        self.done, self.job_id, self.error, self.limited = False, None, None, False
