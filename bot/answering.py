@@ -37,7 +37,7 @@ def milvus_status(store) -> str:
 class Answering:
     def __init__(self, pipeline, bot_settings, store, client, bot_user_id: str | None, owner: str, pause=no_pause):
         self.pipeline, self.settings, self.store = pipeline, bot_settings, store
-        poster = Poster(client, store)
+        poster = Poster(client, store, bot_user_id)
         self.responder = Responder(poster, pipeline, bot_settings, bot_user_id, pause=pause)
         self.worker = Worker(store, self.responder.handle, poster.notify, owner,
                              concurrency=bot_settings.workers, lease_s=bot_settings.lease_s,

@@ -23,7 +23,7 @@ from rag_core.errors import ServeError
 
 from . import blocks
 from .ackgate import AckGate
-from .intake import Intake
+from .intake import DEPTH_EVERY_S, Intake
 from .jobstore import JobStore
 from .listeners import register_all
 from .meta import save_workspace_url
@@ -124,7 +124,7 @@ class Bot:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         threading.Thread(target=self._maintain, name="state-maintenance", daemon=True).start()
 
-    def _maintain(self, every_s: float = 1.0) -> None:
+    def _maintain(self, every_s: float = DEPTH_EVERY_S) -> None:
         """Off the ack path: the backlog estimate each second; old dedupe keys and jobs pruned hourly."""
         last_prune = time.monotonic()
         ticks = 0

@@ -8,7 +8,6 @@ it needs from the job store only: never Milvus, never Slack.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Sequence
 
@@ -18,6 +17,7 @@ from slack_sdk.models.views import View
 from . import meta
 from .blocks import escape, link
 from .insights import Gap, Report, Window, gap_summary, load_report
+from .posting import USER_ID
 
 # Slack's limits for a Home tab (docs.slack.dev: Home tab views; Block Kit blocks)
 LIMITS = {"blocks": 100, "header": 150, "section": 3000, "fields": 10, "field": 2000, "context_elements": 10,
@@ -27,7 +27,6 @@ HOME_LINKS = 5  # thread links per group
 QUESTION_CHARS = 300  # of a representative question (escaping may make it up to 5x longer)
 MAX_VERSIONS = 12
 HOME_WINDOWS = 3  # periods shown (a report has two: 7 and 30 days); ≤ 10 blocks each
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -41,7 +40,7 @@ def clip(text, limit: int) -> str:
 
 
 def how_to_ask(bot_user_id: str | None = None) -> str:
-    me = f"<@{bot_user_id}>" if bot_user_id and _USER_ID.fullmatch(bot_user_id) else "me"
+    me = f"<@{bot_user_id}>" if bot_user_id and USER_ID.fullmatch(bot_user_id) else "me"
     return ("*Ask me about Milvus* — I answer from the official Milvus docs, in a thread, with links to my "
             "sources.\n"
             f"• Mention {me} in a channel I'm in: _how do I create a collection?_\n"

@@ -56,7 +56,7 @@ class Intake:
             self._count("rate_limited")
             self.notices.submit(self._safe_notify, accepted, "rate_limited")
         elif self._backlog() > self.queue_size:
-            self._turn_away(accepted, "busy")
+            self.notices.submit(self._turn_away, accepted, "busy")  # its cancel is a write: off the ack path
         return accepted
 
     def _backlog(self) -> int:
@@ -73,12 +73,16 @@ class Intake:
             self._depth = depth
 
     def _turn_away(self, job: Job, kind: str) -> None:
-        if not self.store.cancel(job.id, JobStatus.SKIPPED, error=kind):
-            return  # a worker claimed it in the meantime: it is answered after all
+        try:
+            if not self.store.cancel(job.id, JobStatus.SKIPPED, error=kind):
+                return  # a worker claimed it in the meantime: it is answered after all
+        except Exception:  # the job stays queued and is answered: nothing is lost
+            log.exception("could not turn away job %s (%s)", job.id, kind)
+            return
         self._count(kind)
         with self._lock:
             self._depth -= 1
-        self.notices.submit(self._safe_notify, job, kind)
+        self._safe_notify(job, kind)
 
     def _safe_notify(self, job: Job, kind: str) -> None:
         try:

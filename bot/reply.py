@@ -21,6 +21,7 @@ from rag_core.embedders import EmbeddingError
 from rag_core.store import StoreError
 
 from . import blocks
+from .ackgate import no_pause
 from .insights import classify_outcome
 from .jobstore import Outcome
 from .jobstore import Job, JobStatus, StateUnavailable
@@ -60,8 +61,7 @@ class Responder:
         self.pipeline = pipeline
         self.settings = settings
         self.bot_user_id = bot_user_id
-        self.pause = pause or (lambda max_wait=0.5: None)  # acks first (bot/ackgate.py)
-        poster.bot_user_id = poster.bot_user_id or bot_user_id
+        self.pause = pause or no_pause  # acks first (bot/ackgate.py)
         self.errors = {"milvus": 0, "gemini": 0, "slack": 0, "internal": 0}  # for /metrics
 
     # ---- the job ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from .ackgate import no_pause
 from .jobstore import Job, JobStatus, JobStore, StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Worker:
         self.store, self._handle, self._notify = store, handle, notify
         self.owner, self.concurrency, self.lease_s = owner, concurrency, lease_s
         self.answer_within_s = answer_within_s
-        self._pause = pause or (lambda max_wait=0.5: None)  # acks first on one machine (bot/ackgate.py)
+        self._pause = pause or no_pause  # acks first on one machine (bot/ackgate.py)
         self._held: dict[int, Job] = {}
         self._cond = threading.Condition()
         self._stopping = threading.Event()

@@ -22,10 +22,12 @@ def register(app, bot) -> None:
     def on_messages_opened(event):
         user, channel = event.get("user"), event.get("channel")
         if user and channel:
-            bot.later(welcome, bot, user, channel, bot.store.remember(f"greet:{user}"))
+            bot.later(welcome, bot, user, channel)
 
 
-def welcome(bot, user: str, channel: str, first_time: bool) -> None:
+def welcome(bot, user: str, channel: str) -> None:
+    """Off the ack path: prompts on every open, the greeting the first time (a store write)."""
+    first_time = bot.store.remember(f"greet:{user}")
     try:
         bot.client.assistant_threads_setSuggestedPrompts(channel_id=channel, title="Try asking:", prompts=PROMPTS)
     except SlackApiError as exc:  # the manifest's static prompts still show
