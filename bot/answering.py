@@ -25,6 +25,21 @@ def warm_up(pipeline) -> None:
         log.warning("warm-up failed (will retry on the first question): %s", exc)
 
 
+def check_milvus(pipeline) -> str:
+    """At start: a locked Lite file is fatal (StoreLocked propagates); a server that is down is
+    not — "unavailable: <why>" is returned and logged, and answers resume when it is back."""
+    from rag_core.store import StoreError, StoreLocked
+
+    try:
+        pipeline.store.ping()
+        return "ok"
+    except StoreLocked:
+        raise
+    except StoreError as exc:
+        log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
+        return f"unavailable: {str(exc)[:200]}"
+
+
 def milvus_status(store) -> str:
     """"ok" or "unavailable: <why>" (what /healthz reports)."""
     try:

@@ -154,6 +154,21 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
+def start_local(pipeline, bot_settings, store, client, bot_user_id, acks=None):
+    """The answering side on one machine (serve's child, or threads in serve): it first takes back
+    what the previous run held (a restart answers that at once, no lease wait), then claims jobs,
+    pausing while serve acknowledges (`acks`: the shared counter of bot/ackgate.py)."""
+    from .ackgate import AckPause, no_pause
+    from .answering import Answering
+    from .worker import owner_name
+
+    released = store.release_owner(local_prefix())
+    if released:
+        log.info("answering %d question(s) the previous run left unfinished", released)
+    return Answering(pipeline, bot_settings, store, client, bot_user_id, owner_name("local"),
+                     pause=AckPause(acks) if acks is not None else no_pause).start()
+
+
 def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, acks=None) -> None:
     import signal
 
@@ -169,13 +184,11 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
     configure(bot_settings.log_format)
     from rag_core.errors import describe
     from rag_core.pipeline import Pipeline
-    from rag_core.store import StoreError, StoreLocked
+    from rag_core.store import StoreLocked
 
-    from .ackgate import AckPause, no_pause
-    from .answering import Answering
+    from .answering import check_milvus
     from .app import web_client
     from .jobstore import open_store
-    from .worker import owner_name
 
     send_lock = threading.Lock()
 
@@ -188,20 +201,12 @@ def child_main(conn, rag_settings, bot_settings, bot_user_id, parent_pid: int, a
 
     pipeline = Pipeline(rag_settings)
     try:
-        pipeline.store.ping()
-        milvus = "ok"
+        milvus = check_milvus(pipeline)
     except StoreLocked as exc:
         send("fatal", describe(exc))
         return
-    except StoreError as exc:  # a server that is down: answers apologise until it is back
-        log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
-        milvus = f"unavailable: {str(exc)[:200]}"
     store = open_store(bot_settings.state_db, bot_settings.state_url)
-    released = store.release_owner(local_prefix())  # what the previous run was answering when it died
-    if released:
-        log.info("answering %d question(s) the previous run left unfinished", released)
-    answering = Answering(pipeline, bot_settings, store, web_client(bot_settings), bot_user_id,
-                          owner_name("local"), pause=AckPause(acks) if acks is not None else no_pause).start()
+    answering = start_local(pipeline, bot_settings, store, web_client(bot_settings), bot_user_id, acks)
     send("ready", milvus)
 
     def report_health():

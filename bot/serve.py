@@ -19,7 +19,6 @@ import threading
 import time
 
 from rag_core.errors import ServeError
-from rag_core.store import StoreError, StoreLocked
 
 log = logging.getLogger(__name__)
 
@@ -136,33 +135,19 @@ def _settings(http: bool = False):
     return bot_settings, load()
 
 
-def check_milvus(pipeline) -> None:
-    """A locked Lite file is fatal; a server that is down is not (answers resume when it is back)."""
-    try:
-        pipeline.store.ping()
-    except StoreLocked:
-        raise
-    except StoreError as exc:
-        log.warning("starting degraded — %s (answers resume when Milvus is back)", exc)
-
-
 def local_answering(bot, rag_settings, in_process: bool, pipeline=None):
     """The worker `serve` starts on one machine: a child process, or threads in this one."""
-    from .local_worker import LocalWorker, local_prefix
+    from .local_worker import LocalWorker, start_local
 
     if not in_process:
         return LocalWorker(rag_settings, bot.settings, bot.bot_user_id, acks=bot.gate.shared).start()
     from rag_core.pipeline import Pipeline
 
-    from .ackgate import AckPause
-    from .answering import Answering
-    from .worker import owner_name
+    from .answering import check_milvus
 
     pipeline = pipeline or Pipeline(rag_settings)
     check_milvus(pipeline)
-    bot.store.release_owner(local_prefix())  # a restart answers what the last run left, at once
-    return Answering(pipeline, bot.settings, bot.store, bot.client, bot.bot_user_id, owner_name("local"),
-                     pause=AckPause(bot.gate.shared)).start()
+    return start_local(pipeline, bot.settings, bot.store, bot.client, bot.bot_user_id, bot.gate.shared)
 
 
 def run_until_stopped(server, on_stop) -> None:
@@ -229,7 +214,7 @@ def work(port: int | None = None) -> int:
     """`faqbot worker`: claim and answer jobs; /healthz and /metrics on PORT."""
     from rag_core.pipeline import Pipeline
 
-    from .answering import Answering
+    from .answering import Answering, check_milvus
     from .app import auth, web_client
     from .jobstore import open_store
     from .logs import configure
