@@ -14,6 +14,8 @@ from typing import Sequence
 from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 
+from rag_core.versions import marks as version_marks
+
 from . import meta
 from .blocks import escape, link
 from .insights import Gap, Report, Window, gap_summary, load_report
@@ -54,7 +56,7 @@ def versions_text(versions: Sequence[dict]) -> str:
         return "*Indexed docs*\n_No docs versions are indexed yet._"
     lines = []
     for v in versions[:MAX_VERSIONS]:
-        marks = [m for m, on in (("current on milvus.io", v.get("current")), ("default", v.get("default"))) if on]
+        marks = version_marks(v)
         facts = [f"{v['chunks']:,} chunks" if type(v.get("chunks")) is int else "",
                  f"refreshed {escape(clip(v['refreshed'], 40))}" if v.get("refreshed") else ""]
         lines.append(f"• *{escape(clip(v.get('version'), 40))}*" + (f" ({', '.join(marks)})" if marks else "")

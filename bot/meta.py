@@ -15,22 +15,13 @@ from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
 
-DOCS_VERSIONS = "docs_versions"  # JSON list of VERSION_FIELDS dicts, oldest version first
+DOCS_VERSIONS = "docs_versions"  # JSON list of Pipeline.version_rows(), oldest version first
 WORKSPACE_URL = "workspace_url"  # auth.test's url, e.g. https://acme.slack.com/
-VERSION_FIELDS = ("version", "chunks", "source", "commit", "refreshed", "current", "default")
 _WORKSPACE_RE = re.compile(r"https://[A-Za-z0-9.-]+/")
 
 
-def versions_of(pipeline) -> list[dict]:
-    """The indexed docs versions as `faqbot versions --json` lists them (from the collection's record)."""
-    record = pipeline.versions_record()["versions"]
-    default = pipeline.default_version()
-    return [{**{k: record[v].get(k) for k in VERSION_FIELDS}, "version": v, "default": v == default}
-            for v in pipeline.indexed_versions()]
-
-
 def save_docs_versions(store, pipeline) -> None:
-    store.set_meta(DOCS_VERSIONS, json.dumps(versions_of(pipeline), ensure_ascii=False, default=str))
+    store.set_meta(DOCS_VERSIONS, json.dumps(pipeline.version_rows(), ensure_ascii=False, default=str))
 
 
 def save_workspace_url(store, identity: Mapping[str, Any]) -> None:

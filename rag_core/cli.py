@@ -38,22 +38,21 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_versions(args) -> int:
+    from .versions import marks as version_marks
+
     pipe = _pipeline()
-    record = pipe.versions_record()["versions"]
-    if not record:
+    rows = pipe.version_rows()
+    if not rows:
         print("No docs versions are indexed yet: run `faqbot ingest`.")
         return 0
-    default = pipe.default_version()
-    rows = [{"version": v, **record[v], "default": v == default} for v in pipe.indexed_versions()]
     if args.json:
-        _print_json([{k: r.get(k) for k in ("version", "chunks", "files", "source", "commit", "refreshed",
-                                             "current", "default")} for r in rows])
+        _print_json(rows)
         return 0
     print(f"{'version':<9} {'chunks':>6}  {'refreshed':<20}  source @ commit")
     for r in rows:
-        marks = ", ".join(m for m, on in (("current on milvus.io", r.get("current")), ("default", r["default"])) if on)
-        print(f"{r['version']:<9} {r.get('chunks', 0):>6}  {r.get('refreshed', '?'):<20}  "
-              f"{r.get('source', '?')} @ {str(r.get('commit', '?'))[:12]}" + (f"  ({marks})" if marks else ""))
+        marks = ", ".join(version_marks(r))
+        print(f"{r['version']:<9} {r['chunks'] or 0:>6}  {r['refreshed'] or '?':<20}  "
+              f"{r['source'] or '?'} @ {str(r['commit'] or '?')[:12]}" + (f"  ({marks})" if marks else ""))
     return 0
 
 

@@ -726,6 +726,14 @@ class Pipeline:
     def indexed_versions(self) -> list[str]:
         return sorted(self.versions_record()["versions"], key=V.sort_key)
 
+    VERSION_FIELDS = ("version", "chunks", "files", "source", "commit", "refreshed", "current", "default")
+
+    def version_rows(self) -> list[dict]:
+        """Each indexed docs version as `faqbot versions --json` lists it (the App Home shows the same)."""
+        record, default = self.versions_record()["versions"], self.default_version()
+        return [{k: ({**record[v], "version": v, "default": v == default}).get(k) for k in self.VERSION_FIELDS}
+                for v in self.indexed_versions()]
+
     def current_version(self) -> str | None:
         """What `latest` means here: the version milvus.io serves as current when a GitHub source
         said so at the last ingest, else the newest indexed version."""

@@ -244,3 +244,8 @@ def without_version(question: str, version: str) -> str:
         return question
     pattern = rf"(?<![\w.])[vV]?{major}\.{minor}(?:\.(?:\d+|[xX]))?(?![\w.]*\d)"
     return re.sub(r"\s{2,}", " ", re.sub(pattern, " ", question)).strip()
+
+
+def marks(row: dict) -> list[str]:
+    """What a version row is, in words: current on milvus.io, the default (`faqbot versions`, App Home)."""
+    return [m for m, on in (("current on milvus.io", row.get("current")), ("default", row.get("default"))) if on]
