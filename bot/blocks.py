@@ -465,8 +465,18 @@ def action_blocks(answer_id: str, escalation: bool) -> list[dict]:
 def footer_blocks(sources: list[dict], *, answer_id: str, note: str | None = None, escalation: bool = True,
                   version: str | None = None) -> list[dict]:
     """What follows a streamed answer (the text itself was streamed): note, sources, feedback, help."""
-    blocks = answer_blocks("x", sources, answer_id=answer_id, note=note, escalation=escalation, version=version)
-    return blocks[1:]  # without the one answer section
+    if not isinstance(answer_id, str) or not answer_id or len(answer_id) > BUTTON_VALUE_LIMIT - 5:
+        raise ValueError(f"answer_id must be a non-empty string of at most {BUTTON_VALUE_LIMIT - 5} chars")
+    tail: list[dict] = []
+    if note and str(note).strip():
+        note_text = " ".join(str(note).split())
+        if len(note_text) > 500:
+            note_text = note_text[:499] + "…"
+        tail.append(ContextBlock(elements=[_mrkdwn(escape(note_text))]).to_dict())
+    src_text = _sources_text(sources, version)
+    if src_text:
+        tail.append(ContextBlock(elements=[_mrkdwn(src_text)]).to_dict())
+    return tail + action_blocks(answer_id, escalation)
 
 
 def answer_blocks(
@@ -485,9 +495,7 @@ def answer_blocks(
     "Sources:" context (deduped by URL, max 5) and an actions block with the
     feedback/escalation buttons (value = ``answer_id``).
     """
-    if not isinstance(answer_id, str) or not answer_id or len(answer_id) > BUTTON_VALUE_LIMIT - 5:
-        raise ValueError("answer_id must be a non-empty string of at most 2000 chars")
-
+    tail = footer_blocks(sources, answer_id=answer_id, note=note, escalation=escalation, version=version)
     mrkdwn = md_to_mrkdwn(answer_md or "")
     if not mrkdwn.strip():
         mrkdwn = "_(No answer text.)_"
@@ -496,18 +504,6 @@ def answer_blocks(
         mrkdwn = _truncate_mrkdwn(mrkdwn, ANSWER_CHAR_BUDGET)
         truncated = True
     pieces = split_text(mrkdwn, SECTION_LIMIT)
-
-    tail: list[dict] = []
-    if note and str(note).strip():
-        note_text = " ".join(str(note).split())
-        if len(note_text) > 500:
-            note_text = note_text[:499] + "…"
-        tail.append(ContextBlock(elements=[_mrkdwn(escape(note_text))]).to_dict())
-    src_text = _sources_text(sources, version)
-    if src_text:
-        tail.append(ContextBlock(elements=[_mrkdwn(src_text)]).to_dict())
-
-    tail += action_blocks(answer_id, escalation)
 
     max_sections = MAX_BLOCKS - len(tail) - 1  # keep room for the truncation note
     if len(pieces) > max_sections:
