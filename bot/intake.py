@@ -37,13 +37,7 @@ class Intake:
     def submit(self, keys: list[str], **job) -> Job | None:
         """Accept a question exactly once. Returns the job, or None for a duplicate. Raises
         StateUnavailable when the store cannot be reached: the event is then not acknowledged."""
-        for name in ("kind", "channel", "question"):
-            if not isinstance(job.get(name), str) or not job[name]:
-                raise ValueError(f"payload without a usable {name}")
-        for name in ("user", "ts", "thread_ts", "response_url", "team"):
-            if job.get(name) is not None and not isinstance(job[name], str):
-                raise ValueError(f"payload with a malformed {name}")
-        job["user"] = job.get("user") or ""
+        job["user"] = job.get("user") or ""  # the store checks the rest (jobstore.check_job)
         # the user's rate limit is checked in the same transaction (one write per ack: with a
         # separate check, acks at 50 concurrent senders measured p50 100 ms instead of 67 ms)
         rate = (self.rate_limit, self.rate_window_s) if self.rate_limit > 0 else None

@@ -120,13 +120,14 @@ RATE_LIMITED = "rate_limited"  # the error of a job accepted over its user's rat
 
 def check_job(job: dict) -> None:
     """accept(**job) needs a known kind and the text fields the bot cannot answer without."""
-    if job.get("kind") not in _KINDS:
+    if not isinstance(job.get("kind"), str) or job["kind"] not in _KINDS:
         raise ValueError(f"job kind must be one of {', '.join(JobKind)}, not {job.get('kind')!r}")
     for name in ("channel", "question"):
         if not isinstance(job.get(name), str) or not job[name]:
             raise ValueError(f"job without a usable {name}")
-    if not isinstance(job.get("user", ""), str):
-        raise ValueError("job with a malformed user")
+    for name in ("user", "ts", "thread_ts", "response_url", "team"):
+        if job.get(name) is not None and not isinstance(job[name], str):
+            raise ValueError(f"job with a malformed {name}")
 
 
 def unique_keys(keys) -> list[str]:
