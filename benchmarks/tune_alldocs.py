@@ -10,8 +10,10 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
   faq:     ../shared/eval/dev_questions.jsonl, tests/data/paraphrases.jsonl
   alldocs: ../shared/eval/dev_alldocs.jsonl + the questions of ../shared/eval/dev_versions.jsonl
            without a "version" key ("dev"), tests/data/alldocs_heldout.jsonl ("heldout": written
-           before tuning, never tuned on)
-  off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl
+           before tuning, never tuned on), tests/data/alldocs_heldout2.jsonl ("heldout2": 60 more,
+           written on 2026-11-30 by someone who had not seen the retrieval code or its results)
+  off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
+           tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2)
 
 Prints, per corpus: recall@1 / recall@3 / MRR for bm25 (keyless), dense and hybrid (local
 all-MiniLM-L6-v2), the confidence split (share of off-topic questions below the threshold, share of
@@ -48,7 +50,8 @@ CORPORA = {
     "faq": (SHARED / "data" / "milvus_docs_2.4.x_en.zip", "en/faq/*.md"),
     "alldocs": (SHARED / "data" / "milvus_docs_3.0.x_en.zip", "en/**/*.md"),
 }
-OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl"}
+OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl",
+            "adjacent2": DATA / "offtopic_adjacent2.jsonl"}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -60,7 +63,8 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
         return {"dev": _rows(SHARED / "eval" / "dev_questions.jsonl"), "para": _rows(DATA / "paraphrases.jsonl")}
     dev = _rows(SHARED / "eval" / "dev_alldocs.jsonl")
     dev += [r for r in _rows(SHARED / "eval" / "dev_versions.jsonl") if "version" not in r]
-    return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl")}
+    return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
+            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl")}
 
 
 def cache_dir() -> Path:

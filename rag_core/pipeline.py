@@ -18,6 +18,7 @@ from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import CHUNKER_VERSION, Chunk, _is_faq_page, chunk_documents
 from .embedders import EmbeddingError
 from .headings import HeadingIndex
+from .scope import other_product
 from .indextext import searchable
 from .sources import open_source
 from .store import EmbedderMismatch, Hit, MilvusStore, StoreError, stub_hit
@@ -789,6 +790,8 @@ class Pipeline:
         hits = self.fuse(cand, top_k)
         signals = self.signals(query, cand)
         confident, confidence = self.confidence.judge(cand.mode, signals)
+        if other_product(query):  # about Pinecone, Qdrant, ...: the docs' words match, the subject does not
+            confident = False
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],
                             dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000, route=route)

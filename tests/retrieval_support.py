@@ -15,6 +15,8 @@ PARAPHRASES = DATA / "paraphrases.jsonl"
 OFFTOPIC = DATA / "offtopic.jsonl"
 OFFTOPIC_ADJACENT = DATA / "offtopic_adjacent.jsonl"  # close to Milvus, not in its docs
 ALLDOCS_HELDOUT = DATA / "alldocs_heldout.jsonl"
+ALLDOCS_HELDOUT2 = DATA / "alldocs_heldout2.jsonl"  # 60 more, written blind to the retrieval code
+OFFTOPIC_ADJACENT2 = DATA / "offtopic_adjacent2.jsonl"
 
 
 def need_local_model():

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag_core import analysis
-from rag_core.headings import HeadingIndex
+from rag_core.headings import PAIR_BOOST, HeadingIndex, ordered_pairs
 from rag_core.pipeline import Pipeline
 
 WORDS = st.sampled_from(["index", "partit", "load", "memori", "search", "milvus", "collect", "drop"])
@@ -25,6 +25,21 @@ def test_one_score_by_hand_and_a_repeated_query_word_counts_twice():
     assert index.search("load load", 1, 1.5, 0.75)[0][1] == pytest.approx(2 * score)
 
 
+def test_ordered_pairs_are_in_order_within_the_gap():
+    assert ordered_pairs(["kafka", "woodpeck", "helm"], gap=0) == {("kafka", "woodpeck"), ("woodpeck", "helm")}
+    assert ("kafka", "helm") in ordered_pairs(["kafka", "woodpeck", "helm"], gap=1)
+    assert ordered_pairs(["a", "b", "c", "d", "e"], gap=2) >= {("a", "d")} and ("a", "e") not in ordered_pairs(list("abcde"), 2)
+    assert ordered_pairs(["load", "load"]) == set() and ordered_pairs([]) == set()
+
+
+def test_a_heading_with_the_question_words_in_its_order_ranks_first():
+    index = HeadingIndex([("back", "switch woodpeck kafka helm"), ("there", "switch kafka woodpeck helm")])
+    without = index.search("move kafka woodpeck", 2, pair_boost=0)
+    assert without[0][1] == pytest.approx(without[1][1])  # the same words: BM25 cannot tell them apart
+    found = index.search("move kafka woodpeck", 2)
+    assert found[0][0] == "there" and found[0][1] == pytest.approx((1 + PAIR_BOOST) * found[1][1])
+
+
 def test_search_keeps_only_matching_headings_best_first_up_to_the_limit():
     index = HeadingIndex([("a", "drop index"), ("b", "load collect memori"), ("c", "load partit"), ("d", "search")])
     assert [i for i, _ in index.search("load partit", 10)] == ["c", "b"]
@@ -36,6 +51,10 @@ def test_search_keeps_only_matching_headings_best_first_up_to_the_limit():
 def test_results_match_the_query_are_sorted_and_agree_with_brute_force(headings, query, limit):
     index = HeadingIndex((str(i), h) for i, h in enumerate(headings))
     found = index.search(" ".join(query), limit)
+    plain = dict(index.search(" ".join(query), len(headings), pair_boost=0))
+    for i, s in found:  # the pair bonus only ever multiplies a BM25 score by 1 + boost x pairs
+        pairs = len(ordered_pairs(query) & ordered_pairs(headings[int(i)].split()))
+        assert s == pytest.approx(plain[i] * (1 + PAIR_BOOST * pairs))
     scores = [s for _, s in found]
     assert all(s > 0 for s in scores) and scores == sorted(scores, reverse=True) and len(found) <= limit
     assert all(set(headings[int(i)].split()) & set(query) for i, _ in found)
@@ -61,7 +80,7 @@ def test_the_local_headings_search_is_milvus_own_headings_search(faq, question):
     analysed = analysis.analyse(question)
     version = faq.default_version()
     milvus = faq.store.search_bm25(analysed, 10, field="sparse_head", version=version)
-    local = faq.headings(version).search(analysed, 10, *faq.engine_bm25())
+    local = faq.headings(version).search(analysed, 10, *faq.engine_bm25(), pair_boost=0)
     assert milvus and len(local) == len(milvus)
     assert [s for _, s in local] == pytest.approx([h.score for h in milvus], rel=1e-3)
     ties = {round(h.score, 3) for h in milvus if sum(round(o.score, 3) == round(h.score, 3) for o in milvus) > 1}
