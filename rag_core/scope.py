@@ -10,6 +10,13 @@ milvus", "pinecone vs milvus") stays a Milvus question.
 Only products whose docs are not Milvus's: not Faiss or Knowhere (Milvus's own engines), not
 Kafka, MinIO or Helm (parts of a Milvus deployment the docs cover).
 
+Second: integration and tutorial pages (`en/integrations/`, `en/tutorials/`, a fifth of the docs)
+walk through other tools - LangChain, OpenAI, Ollama, clustering notebooks - in those tools'
+words, so a question about prompting an LLM, chunk sizes or t-SNE matches them about as well as a
+Milvus question matches its page. Retrieval whose best hit is such a page needs more evidence to
+count as confident (`Confidence.walkthrough`) unless the question names Milvus ("how do I use
+milvus as a vector store in langchain?" is what those pages are for).
+
 Pure: no I/O.
 """
 
@@ -27,12 +34,22 @@ OTHER_VECTOR_DATABASES = {
 MILVUS_NAMES = frozenset({"milvus", "zilliz", "pymilvus", "attu", "knowhere", "birdwatcher"})
 
 _WORD = re.compile(r"[a-z0-9]+")
+WALKTHROUGH_FOLDERS = ("integrations", "tutorials")
+
+
+def names_milvus(question: str) -> bool:
+    return bool(set(_WORD.findall(question.lower())) & MILVUS_NAMES)
 
 
 def other_product(question: str) -> str | None:
     """The other vector database a question is about (it names one and not Milvus), else None."""
-    words = set(_WORD.findall(question.lower()))
-    if words & MILVUS_NAMES:
+    if names_milvus(question):
         return None
     return next((OTHER_VECTOR_DATABASES[w] for w in _WORD.findall(question.lower())
                  if w in OTHER_VECTOR_DATABASES), None)
+
+
+def walkthrough_page(source: str) -> bool:
+    """A docs page that walks through another tool or a sample app (by its folder in the docs)."""
+    folders = source.replace("\\", "/").split("/")[:-1]
+    return any(f in WALKTHROUGH_FOLDERS for f in folders)

@@ -122,10 +122,10 @@ def test_local_hybrid_confidence_split(local):
     Milvus-adjacent questions (Pinecone, Kafka, Helm) fall below it far more often than with the
     cosine margin it replaced (0.705), at a small cost on the paraphrases (0.917 before)."""
     assert local.fusion.query_prefix == ""  # 66 chunks: the question is embedded as it is
-    assert 1 - _split(local, "hybrid", OFF) >= 0.90  # measured 0.944
-    assert 1 - _split(local, "hybrid", ADJACENT) >= 0.84  # measured 0.864
+    assert 1 - _split(local, "hybrid", OFF) >= 0.90  # measured 0.972
+    assert 1 - _split(local, "hybrid", ADJACENT + ADJACENT2) >= 0.85  # measured 0.881
     assert _split(local, "hybrid", [q["q"] for q in DEV]) >= 0.95
-    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.85  # measured 0.875
+    assert _split(local, "hybrid", [q["q"] for q in PARA]) >= 0.85  # measured 0.896
 
 
 def test_hybrid_dense_bar_rises_with_the_corpus():
@@ -222,7 +222,7 @@ def test_keyless_all_docs(keyless_alldocs):
     m = evaluate(keyless_alldocs, questions, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.70, m["misses"]  # measured 0.742
     assert m["mrr"] >= 0.64  # measured 0.674
-    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.68  # measured 0.722
+    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.806
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in questions]) >= 0.90  # measured 0.935
 
 
@@ -232,5 +232,10 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.60, m["misses"]  # measured 0.629
     assert m["mrr"] >= 0.55  # measured 0.577
-    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2) >= 0.60  # measured 0.643
-    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout]) >= 0.90  # measured 0.933
+    # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
+    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2) >= 0.70  # measured 0.714
+    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout]) >= 0.88  # measured 0.914
+    # integration pages need more evidence unless the question names Milvus (rag_core.scope)
+    assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
+    assert not keyless_alldocs.search("how do I change retention.ms on an existing kafka topic with "
+                                      "kafka-configs?").confident  # matches the Kafka Connect integration page

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag_core.scope import other_product
+from rag_core.scope import other_product, walkthrough_page
 
 
 @pytest.mark.parametrize("question, product", [
@@ -26,3 +26,17 @@ def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(qu
 ])
 def test_milvus_questions_and_questions_naming_no_other_database_are_not(question):
     assert other_product(question) is None
+
+
+def test_integration_and_tutorial_pages_are_walkthroughs():
+    assert walkthrough_page("en/integrations/langchain/basic_usage_langchain.md")
+    assert walkthrough_page("en/tutorials/build-rag-with-milvus.md")
+    assert not walkthrough_page("en/userGuide/search-query-get/single-vector-search.md")
+    assert not walkthrough_page("en/faq/product_faq.md") and not walkthrough_page("integrations.md")
+
+
+def test_names_milvus():
+    from rag_core.scope import names_milvus
+
+    assert names_milvus("how do I use Milvus as a vector store in langchain?")
+    assert names_milvus("pymilvus insert fails") and not names_milvus("how do I prompt my llm?")
