@@ -45,14 +45,14 @@ class HeadingIndex:
     def __init__(self, rows: Iterable[tuple[str, str]]):
         self.ids: list[str] = []
         self.lengths: list[int] = []
-        self.terms: list[list[str]] = []
+        self.pairs: list[frozenset[tuple[str, str]]] = []  # each text's ordered word pairs
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for chunk_id, text in rows:
             terms = text.split()
             doc = len(self.ids)
             self.ids.append(chunk_id)
             self.lengths.append(len(terms))
-            self.terms.append(terms)
+            self.pairs.append(frozenset(ordered_pairs(terms)))
             for term, tf in Counter(terms).items():
                 postings[term].append((doc, tf))
         self.postings = dict(postings)
@@ -86,8 +86,7 @@ class HeadingIndex:
                 matched[doc] += 1
         key = lambda item: (item[1], -item[0])  # noqa: E731 - best score first, then index order
         pairs = ordered_pairs(query) if pair_boost else set()
-        best = [(doc, score * (1.0 + pair_boost * len(pairs & ordered_pairs(self.terms[doc])))
-                 if matched[doc] > 1 else score)
+        best = [(doc, score * (1.0 + pair_boost * len(pairs & self.pairs[doc])) if matched[doc] > 1 else score)
                 for doc, score in heapq.nlargest(max(limit, PAIR_DEPTH), scores.items(), key=key)]
         best = heapq.nlargest(limit, best, key=key)
         return [(self.ids[doc], score) for doc, score in best]

@@ -162,7 +162,7 @@ def confidence_signals(question: str, cand, corpus_size: int | None = None) -> d
     scores = [h.score for h in bm25_hits]
     top = scores[0] if scores else 0.0
     median = sorted(scores)[len(scores) // 2] if scores else 0.0
-    covered = set(analysis.tokens(f"{bm25_hits[0].title} {bm25_hits[0].text}")) if bm25_hits else set()
+    covered = analysis.token_set(f"{bm25_hits[0].title} {bm25_hits[0].text}") if bm25_hits else frozenset()
     dense = [h.score for h in dense_hits]
     return {
         "bm25_top": top,
