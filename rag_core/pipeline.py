@@ -199,6 +199,7 @@ class SearchResult:
     dense_top: float = 0.0
     ms: float = 0.0
     route: Route = field(default_factory=lambda: Route(None))
+    about: str | None = None  # the other vector database the question is about (rag_core.scope)
 
     @property
     def version(self) -> str | None:
@@ -807,13 +808,15 @@ class Pipeline:
         hits = self.fuse(cand, top_k)
         signals = self.signals(query, cand)
         confident, confidence = self.confidence.judge(cand.mode, signals)
-        if other_product(query):  # about Pinecone, Qdrant, ...: the docs' words match, the subject does not
+        about = other_product(query)
+        if about:  # about Pinecone, Qdrant, ...: the docs' words match, the subject does not
             confident = False
         elif hits and walkthrough_page(hits[0].source) and not names_milvus(query):
             confident = confident and confidence >= self.confidence.walkthrough
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],
-                            dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000, route=route)
+                            dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000, route=route,
+                            about=about)
 
     def retrieve(self, question: str, n: int, mode: str | None = None, degrade: bool = True,
                  version: str | None = None) -> Candidates:
@@ -907,6 +910,8 @@ class Pipeline:
             if not retrieval.confident:
                 sources = sources[:1]  # "not covered": only the closest passage, not three unrelated ones
         timings["total"] = (time.perf_counter() - t0) * 1000
-        note = " ".join(n for n in (retrieval.route.note, note) if n) or None
+        about = (f"This looks like a question about {retrieval.about}; I answer from the Milvus docs only."
+                 if retrieval.about else None)
+        note = " ".join(n for n in (retrieval.route.note, about, note) if n) or None
         return Answer(question=question, answer=text, mode=mode, sources=sources, retrieval=retrieval,
                       timings_ms=timings, note=note)

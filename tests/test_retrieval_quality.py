@@ -96,6 +96,9 @@ def test_keyless_confidence_split(keyless):
     assert 1 - _split(keyless, "bm25", ADJACENT) >= 0.75  # measured 0.818 (0.636 before rag_core.scope)
     pinecone = keyless.search("how do I create a serverless index in pinecone and pick the cloud region?")
     assert not pinecone.confident and pinecone.hits  # still retrieved (an @mention is answered), not confident
+    assert pinecone.about == "Pinecone" and keyless.search("how do I create an index in milvus?").about is None
+    answer = keyless.ask("how do I create a serverless index in pinecone and pick the cloud region?")
+    assert "about Pinecone; I answer from the Milvus docs only" in answer.note
     assert _split(keyless, "bm25", [q["q"] for q in DEV]) >= 0.95
     assert _split(keyless, "bm25", [q["q"] for q in PARA]) >= 0.70  # measured 0.729
 
