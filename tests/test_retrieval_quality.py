@@ -233,10 +233,10 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     """The two held-out sets (105 Slack-style questions) and the Milvus-adjacent off-topic ones."""
     heldout = load_questions(str(ALLDOCS_HELDOUT)) + load_questions(str(ALLDOCS_HELDOUT2))
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m["recall@3"] >= 0.60, m["misses"]  # measured 0.629
-    assert m["mrr"] >= 0.55  # measured 0.577
+    assert m["recall@3"] >= 0.62, m["misses"]  # measured 0.648
+    assert m["mrr"] >= 0.56  # measured 0.583
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
-    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2) >= 0.70  # measured 0.714
+    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2) >= 0.70  # measured 0.726
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout]) >= 0.88  # measured 0.914
     # integration pages need more evidence unless the question names Milvus (rag_core.scope)
     assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
