@@ -148,6 +148,7 @@ def test_large_corpora_embed_the_question_with_a_query_prefix():
     assert fusion_for("sentence-transformers:all-MiniLM-L6-v2", LARGE_CORPUS).query_prefix == "query: "
     assert fusion_for("sentence-transformers:all-MiniLM-L6-v2", 66).query_prefix == ""
     assert fusion_for("gemini:gemini-embedding-001", LARGE_CORPUS).query_prefix == ""
+    assert fusion_for("none", LARGE_CORPUS).heading_weight == 0.35 and fusion_for("none", 66).heading_weight == 0.5
 
 
 def _long_chunk():
