@@ -144,7 +144,13 @@ class Confidence:
     hybrid_dense_per_ln: float = 0.03
     hybrid: float = 0.95
 
-    def judge(self, mode: str, signals: dict) -> tuple[bool, float]:
+    def judge(self, mode: str, signals: dict, other_product: bool = False,
+              walkthrough: bool = False) -> tuple[bool, float]:
+        """(confident, value over the bar). `other_product`: the question is about another vector
+        database (value 0); `walkthrough`: the best hit is an integration or tutorial page and the
+        question does not name Milvus (value / `walkthrough`) - see rag_core.scope."""
+        if other_product:
+            return False, 0.0
         if mode == "bm25":
             value = signals["bm25_norm"] / self.bm25
         elif mode == "dense":
@@ -152,6 +158,8 @@ class Confidence:
         else:
             bar = self.hybrid_dense + self.hybrid_dense_per_ln * signals.get("ln_corpus", 0.0)
             value = (signals["bm25_norm"] / self.hybrid_bm25 + signals["dense_top"] / bar) / 2 / self.hybrid
+        if walkthrough:
+            value /= self.walkthrough
         return value >= 1.0, value
 
 
@@ -813,12 +821,9 @@ class Pipeline:
         cand = self.retrieve(query, max(top_k, self.fusion.candidates), mode, degrade, version=route.version)
         hits = self.fuse(cand, top_k)
         signals = self.signals(query, cand)
-        confident, confidence = self.confidence.judge(cand.mode, signals)
-        about = other_product(query)
-        if about:  # about Pinecone, Qdrant, ...: the docs' words match, the subject does not
-            confident = False
-        elif hits and walkthrough_page(hits[0].source) and not names_milvus(query):
-            confident = confident and confidence >= self.confidence.walkthrough
+        about = other_product(query)  # Pinecone, Qdrant, ...: the docs' words match, the subject does not
+        walkthrough = bool(hits) and walkthrough_page(hits[0].source) and not names_milvus(query)
+        confident, confidence = self.confidence.judge(cand.mode, signals, bool(about), walkthrough)
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],
                             dense_top=signals["dense_top"], ms=(time.perf_counter() - t0) * 1000, route=route,

@@ -38,15 +38,15 @@ WALKTHROUGH_FOLDERS = ("integrations", "tutorials")
 
 
 def names_milvus(question: str) -> bool:
-    return bool(set(_WORD.findall(question.lower())) & MILVUS_NAMES)
+    return not MILVUS_NAMES.isdisjoint(_WORD.findall(question.lower()))
 
 
 def other_product(question: str) -> str | None:
     """The other vector database a question is about (it names one and not Milvus), else None."""
-    if names_milvus(question):
+    words = _WORD.findall(question.lower())
+    if not MILVUS_NAMES.isdisjoint(words):
         return None
-    return next((OTHER_VECTOR_DATABASES[w] for w in _WORD.findall(question.lower())
-                 if w in OTHER_VECTOR_DATABASES), None)
+    return next((OTHER_VECTOR_DATABASES[w] for w in words if w in OTHER_VECTOR_DATABASES), None)
 
 
 def walkthrough_page(source: str) -> bool:

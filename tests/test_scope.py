@@ -40,3 +40,13 @@ def test_names_milvus():
 
     assert names_milvus("how do I use Milvus as a vector store in langchain?")
     assert names_milvus("pymilvus insert fails") and not names_milvus("how do I prompt my llm?")
+
+
+def test_the_scope_rules_scale_the_confidence_value_itself():
+    from rag_core.pipeline import Confidence
+
+    conf = Confidence()
+    assert conf.judge("bm25", {"bm25_norm": 1.5}) == (True, 3.0)
+    assert conf.judge("bm25", {"bm25_norm": 1.5}, walkthrough=True) == (True, 1.5)
+    assert conf.judge("bm25", {"bm25_norm": 0.75}, walkthrough=True) == (False, 0.75)
+    assert conf.judge("bm25", {"bm25_norm": 5.0}, other_product=True) == (False, 0.0)
