@@ -10,6 +10,8 @@ from rag_core.scope import other_product, walkthrough_page
     ("qdrant snapshot restore fails on a new node", "Qdrant"),
     ("Elasticsearch dense_vector knn: how do I tune num_candidates?", "Elasticsearch"),
     ("does pgvector's hnsw support cosine?", "pgvector"),
+    ("redis vector sets vs FT.CREATE for a new project?", "Redis"),
+    ("MongoDB Atlas vector search: can I pre-filter on any field?", "MongoDB"),
 ])
 def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(question, product):
     assert other_product(question) == product
@@ -22,6 +24,7 @@ def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(qu
     "how do I back up a collection to S3?",
     "helm rollback after a bad upgrade of our cluster",
     "which faiss index types does it support?",
+    "can I keep a redis cache in front of milvus for hot queries?",
     "",
 ])
 def test_milvus_questions_and_questions_naming_no_other_database_are_not(question):
