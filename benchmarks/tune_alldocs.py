@@ -13,9 +13,12 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
   alldocs: ../shared/eval/dev_alldocs.jsonl + the questions of ../shared/eval/dev_versions.jsonl
            without a "version" key ("dev"), tests/data/alldocs_heldout.jsonl ("heldout": written
            before tuning, never tuned on), tests/data/alldocs_heldout2.jsonl ("heldout2": 60 more,
-           written on 2026-11-30 by someone who had not seen the retrieval code or its results)
+           written on 2026-11-30 by someone who had not seen the retrieval code or its results; both
+           have since been used to choose settings), tests/data/alldocs_heldout3.jsonl ("heldout3":
+           45 more, written the same way later on 2026-11-30, after the last tuning, and not tuned on)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
-           tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2)
+           tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
+           tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3)
 
 Prints, per corpus: recall@1 / recall@3 / MRR for bm25 (keyless), dense and hybrid (local
 all-MiniLM-L6-v2), the confidence split (share of off-topic questions below the threshold, share of
@@ -54,7 +57,7 @@ CORPORA = {
     "faq30": (SHARED / "data" / "milvus_docs_3.0.x_en.zip", "en/faq/*.md"),
 }
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl",
-            "adjacent2": DATA / "offtopic_adjacent2.jsonl"}
+            "adjacent2": DATA / "offtopic_adjacent2.jsonl", "adjacent3": DATA / "offtopic_adjacent3.jsonl"}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -81,7 +84,7 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
     dev = _rows(SHARED / "eval" / "dev_alldocs.jsonl")
     dev += [r for r in _rows(SHARED / "eval" / "dev_versions.jsonl") if "version" not in r]
     return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
-            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl")}
+            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl")}
 
 
 def cache_dir() -> Path:

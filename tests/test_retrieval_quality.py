@@ -15,7 +15,8 @@ import math
 from rag_core.evaluate import evaluate, load_questions
 from rag_core.pipeline import Pipeline
 from tests.conftest import DEV_QUESTIONS, SHARED
-from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2,
+from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, OFFTOPIC_ADJACENT,
+                                     OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3,
                                      PARAPHRASES, local_embedder,
                                      need_local_model, offtopic_questions, settings)
 
@@ -24,6 +25,7 @@ PARA = load_questions(str(PARAPHRASES))
 OFF = offtopic_questions()
 ADJACENT = offtopic_questions(OFFTOPIC_ADJACENT)
 ADJACENT2 = offtopic_questions(OFFTOPIC_ADJACENT2)
+ADJACENT3 = offtopic_questions(OFFTOPIC_ADJACENT3)
 DOCS_30 = SHARED / "data" / "milvus_docs_3.0.x_en.zip"
 DEV_ALLDOCS = SHARED / "eval" / "dev_alldocs.jsonl"
 
@@ -34,10 +36,11 @@ def test_question_sets_are_big_enough():
                                          "troubleshooting.md"}
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
-    heldout = load_questions(str(ALLDOCS_HELDOUT)) + load_questions(str(ALLDOCS_HELDOUT2))
-    assert len(heldout) >= 100 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    heldout = [q for path in (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3) for q in load_questions(str(path))]
+    assert len(heldout) >= 150 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({(q["file"], q["heading"]) for q in heldout}) == len(heldout)
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
+    assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
 
 
 def test_heldout_headings_exist_in_the_30_docs():
@@ -52,7 +55,7 @@ def test_heldout_headings_exist_in_the_30_docs():
         for name in zf.namelist():
             if name.endswith(".md"):
                 pages.setdefault(name.rsplit("/", 1)[-1], []).append(zf.read(name).decode("utf-8", "replace"))
-    for q in load_questions(str(ALLDOCS_HELDOUT)) + load_questions(str(ALLDOCS_HELDOUT2)):
+    for q in [q for path in (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3) for q in load_questions(str(path))]:
         rx = re.compile(r"^\s*#+\s+" + re.escape(q["heading"]), re.M)
         assert any(rx.search(text) for text in pages.get(q["file"], [])), q
 
@@ -226,19 +229,24 @@ def test_keyless_all_docs(keyless_alldocs):
     m = evaluate(keyless_alldocs, questions, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.70, m["misses"]  # measured 0.742
     assert m["mrr"] >= 0.64  # measured 0.674
-    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.806
+    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.833 (0.806 before Redis and MongoDB joined rag_core.scope)
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in questions]) >= 0.90  # measured 0.935
 
 
 def test_keyless_all_docs_held_out(keyless_alldocs):
-    """The two held-out sets (105 Slack-style questions) and the Milvus-adjacent off-topic ones."""
+    """The three held-out sets (150 Slack-style questions) and the Milvus-adjacent off-topic ones."""
     heldout = load_questions(str(ALLDOCS_HELDOUT)) + load_questions(str(ALLDOCS_HELDOUT2))
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.62, m["misses"]  # measured 0.648
     assert m["mrr"] >= 0.56  # measured 0.583
+    # the third set, written after the last tuning (easier: the code before issue 10 scored 0.911)
+    third = load_questions(str(ALLDOCS_HELDOUT3))
+    m3 = evaluate(keyless_alldocs, third, ["bm25"], top_k=3)["modes"]["bm25"]
+    assert m3["recall@3"] >= 0.85, m3["misses"]  # measured 0.889
+    assert m3["mrr"] >= 0.76  # measured 0.804
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
-    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2) >= 0.70  # measured 0.726
-    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout]) >= 0.88  # measured 0.914
+    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2 + ADJACENT3) >= 0.70  # measured 0.719
+    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third]) >= 0.88  # measured 0.940
     # integration pages need more evidence unless the question names Milvus (rag_core.scope)
     assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
     assert not keyless_alldocs.search("how do I change retention.ms on an existing kafka topic with "
