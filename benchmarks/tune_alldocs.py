@@ -57,7 +57,8 @@ CORPORA = {
     "faq30": (SHARED / "data" / "milvus_docs_3.0.x_en.zip", "en/faq/*.md"),
 }
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl",
-            "adjacent2": DATA / "offtopic_adjacent2.jsonl", "adjacent3": DATA / "offtopic_adjacent3.jsonl"}
+            "adjacent2": DATA / "offtopic_adjacent2.jsonl", "adjacent3": DATA / "offtopic_adjacent3.jsonl",
+            "adjacent4": DATA / "offtopic_adjacent4.jsonl"}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -84,7 +85,8 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
     dev = _rows(SHARED / "eval" / "dev_alldocs.jsonl")
     dev += [r for r in _rows(SHARED / "eval" / "dev_versions.jsonl") if "version" not in r]
     return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
-            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl")}
+            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl"),
+            "heldout4": _rows(DATA / "alldocs_heldout4.jsonl")}
 
 
 def cache_dir() -> Path:

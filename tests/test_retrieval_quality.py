@@ -14,9 +14,11 @@ import math
 
 from rag_core.evaluate import evaluate, load_questions
 from rag_core.pipeline import Pipeline
+from rag_core.scope import names_milvus
 from tests.conftest import DEV_QUESTIONS, SHARED
-from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, OFFTOPIC_ADJACENT,
-                                     OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, PARAPHRASES, heldout_questions, local_embedder,
+from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
+                                     OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
+                                     PARAPHRASES, heldout_questions, local_embedder,
                                      need_local_model, offtopic_questions, settings)
 
 DEV = load_questions(str(DEV_QUESTIONS))
@@ -25,6 +27,7 @@ OFF = offtopic_questions()
 ADJACENT = offtopic_questions(OFFTOPIC_ADJACENT)
 ADJACENT2 = offtopic_questions(OFFTOPIC_ADJACENT2)
 ADJACENT3 = offtopic_questions(OFFTOPIC_ADJACENT3)
+ADJACENT4 = offtopic_questions(OFFTOPIC_ADJACENT4)
 DOCS_30 = SHARED / "data" / "milvus_docs_3.0.x_en.zip"
 DEV_ALLDOCS = SHARED / "eval" / "dev_alldocs.jsonl"
 
@@ -36,10 +39,12 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 150 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 195 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({(q["file"], q["heading"]) for q in heldout}) == len(heldout)
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
+    assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
+    assert not any(names_milvus(q) for q in ADJACENT4)
 
 
 def test_heldout_headings_exist_in_the_30_docs():
@@ -243,6 +248,12 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     m3 = evaluate(keyless_alldocs, third, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m3["recall@3"] >= 0.85, m3["misses"]  # measured 0.889
     assert m3["mrr"] >= 0.76  # measured 0.804
+    # the fourth, written blind before anything was measured on it: the hardest so far, below the
+    # issue's targets (0.70 / 0.58); these floors only guard against regressions
+    fourth = heldout_questions(ALLDOCS_HELDOUT4)
+    m4 = evaluate(keyless_alldocs, fourth, ["bm25"], top_k=3)["modes"]["bm25"]
+    assert m4["recall@3"] >= 0.60, m4["misses"]  # measured 0.622
+    assert m4["mrr"] >= 0.49  # measured 0.518
     # the split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
     assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2 + ADJACENT3) >= 0.70  # measured 0.719
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third]) >= 0.88  # measured 0.940
