@@ -34,7 +34,17 @@ OTHER_VECTOR_DATABASES = {
     # that product (the Milvus docs mention Redis only as a feature store in two tutorials)
     "redis": "Redis", "mongodb": "MongoDB", "mongo": "MongoDB", "singlestore": "SingleStore",
     "couchbase": "Couchbase", "supabase": "Supabase", "deeplake": "Deep Lake",
+    "solr": "Solr", "cassandra": "Cassandra", "neo4j": "Neo4j", "clickhouse": "ClickHouse",
+    "meilisearch": "Meilisearch",
+    # libraries with their own docs (not Faiss: Milvus builds on it and its docs explain it; not
+    # ScaNN: a Milvus index type)
+    "hnswlib": "hnswlib", "annoy": "Annoy",
 }
+# services named in several words, whose single words the Milvus docs use otherwise (Vertex AI and
+# Azure OpenAI are embedding providers Milvus calls)
+OTHER_SERVICES = {"azure ai search": "Azure AI Search", "azure cognitive search": "Azure AI Search",
+                  "vertex ai vector search": "Vertex AI Vector Search",
+                  "vertex ai matching engine": "Vertex AI Vector Search"}
 MILVUS_NAMES = frozenset({"milvus", "zilliz", "pymilvus", "attu", "knowhere", "birdwatcher"})
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -50,7 +60,11 @@ def other_product(question: str) -> str | None:
     words = _WORD.findall(question.lower())
     if not MILVUS_NAMES.isdisjoint(words):
         return None
-    return next((OTHER_VECTOR_DATABASES[w] for w in words if w in OTHER_VECTOR_DATABASES), None)
+    found = next((OTHER_VECTOR_DATABASES[w] for w in words if w in OTHER_VECTOR_DATABASES), None)
+    if found:
+        return found
+    text = f" {' '.join(words)} "
+    return next((name for phrase, name in OTHER_SERVICES.items() if f" {phrase} " in text), None)
 
 
 def walkthrough_page(source: str) -> bool:

@@ -12,6 +12,10 @@ from rag_core.scope import other_product, walkthrough_page
     ("does pgvector's hnsw support cosine?", "pgvector"),
     ("redis vector sets vs FT.CREATE for a new project?", "Redis"),
     ("MongoDB Atlas vector search: can I pre-filter on any field?", "MongoDB"),
+    ("solr 9 DenseVectorField: knn query with an fq filter?", "Solr"),
+    ("hnswlib: how do I grow max_elements?", "hnswlib"),
+    ("Azure AI Search: semantic ranker and an HNSW profile together?", "Azure AI Search"),
+    ("vertex ai vector search: streaming or batch updates?", "Vertex AI Vector Search"),
 ])
 def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(question, product):
     assert other_product(question) == product
@@ -25,6 +29,9 @@ def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(qu
     "helm rollback after a bad upgrade of our cluster",
     "which faiss index types does it support?",
     "can I keep a redis cache in front of milvus for hot queries?",
+    "which vertex ai embedding models can the text embedding function call?",  # a Milvus feature
+    "how do I use azure openai embeddings at insert time?",
+    "scann index: what does reorder_k do?",  # a Milvus index type
     "",
 ])
 def test_milvus_questions_and_questions_naming_no_other_database_are_not(question):
