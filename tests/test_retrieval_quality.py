@@ -255,8 +255,10 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     assert m4["recall@3"] >= 0.60, m4["misses"]  # measured 0.622
     assert m4["mrr"] >= 0.49  # measured 0.518
     # the split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
-    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT + ADJACENT2 + ADJACENT3) >= 0.70  # measured 0.719
-    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third]) >= 0.88  # measured 0.940
+    adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4
+    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.722 (0.719 without the 4th)
+    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT4) >= 0.66  # measured 0.700 (0.533 before Solr, ...)
+    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth]) >= 0.88  # measured 0.933
     # integration pages need more evidence unless the question names Milvus (rag_core.scope)
     assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
     assert not keyless_alldocs.search("how do I change retention.ms on an existing kafka topic with "
