@@ -99,15 +99,20 @@ def test_keyless_recall_on_paraphrases(keyless):
 
 
 def test_keyless_confidence_split(keyless):
-    assert 1 - _split(keyless, "bm25", OFF) >= 0.90  # off-topic below the threshold
-    assert 1 - _split(keyless, "bm25", ADJACENT) >= 0.75  # measured 0.818 (0.636 before rag_core.scope)
+    """The issue's keyless split on the FAQ pages: >= 70 % of the adjacent questions below the bar,
+    >= 85 % of the real ones above (the small-corpus bar, Confidence.bm25_small)."""
+    assert 1 - _split(keyless, "bm25", OFF) >= 0.90  # measured 0.917
+    assert 1 - _split(keyless, "bm25", ADJACENT) >= 0.70  # measured 0.727 (0.841 at the all-docs bar)
+    adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4
+    assert 1 - _split(keyless, "bm25", adjacent) >= 0.70  # measured 0.750
     pinecone = keyless.search("how do I create a serverless index in pinecone and pick the cloud region?")
     assert not pinecone.confident and pinecone.hits  # still retrieved (an @mention is answered), not confident
     assert pinecone.about == "Pinecone" and keyless.search("how do I create an index in milvus?").about is None
     answer = keyless.ask("how do I create a serverless index in pinecone and pick the cloud region?")
     assert "about Pinecone; I answer from the Milvus docs only" in answer.note
     assert _split(keyless, "bm25", [q["q"] for q in DEV]) >= 0.95
-    assert _split(keyless, "bm25", [q["q"] for q in PARA]) >= 0.70  # measured 0.729
+    assert _split(keyless, "bm25", [q["q"] for q in PARA]) >= 0.80  # measured 0.833 (0.729 at the all-docs bar)
+    assert _split(keyless, "bm25", [q["q"] for q in DEV + PARA]) >= 0.85  # measured 0.873
 
 
 def test_eval_report_has_the_documented_shape(keyless):
@@ -147,6 +152,18 @@ def test_hybrid_dense_bar_rises_with_the_corpus():
     small = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 66)})
     large = conf.judge("hybrid", {**signals, "ln_corpus": math.log(1 + 4085)})
     assert small[0] and not large[0] and small[1] > large[1]
+
+
+def test_keyless_bar_is_lower_on_small_collections_and_an_operators_bar_applies_to_all(tmp_path):
+    from rag_core.config import load
+    from rag_core.pipeline import LARGE_CORPUS, Confidence
+
+    conf = Confidence()
+    evidence = {"bm25_norm": 0.45}
+    assert conf.judge("bm25", {**evidence, "ln_corpus": math.log(1 + 66)})[0]
+    assert not conf.judge("bm25", {**evidence, "ln_corpus": math.log(1 + LARGE_CORPUS)})[0]
+    pipe = Pipeline(load(MILVUS_URI=str(tmp_path / "x.db"), FAQBOT_MIN_CONFIDENCE="0.6"))
+    assert pipe.confidence.bm25 == pipe.confidence.bm25_small == 0.6
 
 
 def test_large_corpora_embed_the_question_with_a_query_prefix():
