@@ -125,8 +125,9 @@ class Confidence:
     chunks, the FAQ pages: the normalisation over-corrects there, real questions score higher
     on 66 FAQ chunks than on 4,000 chunks of all docs. At 0.5 the FAQ paraphrases were 0.729
     above the bar while 0.812 of the adjacent questions were below; at 0.4, 0.833 and 0.750 on
-    the 2.4 FAQ and 0.884 and 0.764 on the 3.0 FAQ: real questions pooled 0.873 / 0.919 above,
-    the issue's keyless split being >= 0.70 below and >= 0.85 above). Hybrid: confident when the mean of
+    the 2.4 FAQ and 0.884 and 0.757 on the 3.0 FAQ: real questions pooled 0.873 / 0.919 above,
+    the issue's keyless split being >= 0.70 below and >= 0.85 above).
+    Hybrid: confident when the mean of
     bm25_norm / `hybrid_bm25` and dense_top / (dense bar) is >= `hybrid` (either kind of evidence
     can make up for the other; 0.95 since the two rules below, 1.0 before). Dense only: top cosine
     >= `dense`. `judge` returns the value over its threshold, so 1 is the bar in every mode.

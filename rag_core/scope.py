@@ -36,9 +36,9 @@ OTHER_VECTOR_DATABASES = {
     "couchbase": "Couchbase", "supabase": "Supabase", "deeplake": "Deep Lake",
     "solr": "Solr", "cassandra": "Cassandra", "neo4j": "Neo4j", "clickhouse": "ClickHouse",
     "meilisearch": "Meilisearch",
-    # libraries with their own docs (not Faiss: Milvus builds on it and its docs explain it; not
-    # ScaNN: a Milvus index type)
-    "hnswlib": "hnswlib", "annoy": "Annoy",
+    # a library with its own docs (not Faiss: Milvus builds on it and its docs explain it; not
+    # ScaNN: a Milvus index type; not Annoy: "annoy" is also an English verb)
+    "hnswlib": "hnswlib",
 }
 # services named in several words, whose single words the Milvus docs use otherwise (Vertex AI and
 # Azure OpenAI are embedding providers Milvus calls)
