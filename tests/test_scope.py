@@ -32,6 +32,7 @@ def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(qu
     "which vertex ai embedding models can the text embedding function call?",  # a Milvus feature
     "how do I use azure openai embeddings at insert time?",
     "scann index: what does reorder_k do?",  # a Milvus index type
+    "does it annoy anyone else that index builds block inserts?",  # a verb, not the library
     "",
 ])
 def test_milvus_questions_and_questions_naming_no_other_database_are_not(question):
