@@ -15,10 +15,13 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            before tuning, never tuned on), tests/data/alldocs_heldout2.jsonl ("heldout2": 60 more,
            written on 2026-11-30 by someone who had not seen the retrieval code or its results; both
            have since been used to choose settings), tests/data/alldocs_heldout3.jsonl ("heldout3":
-           45 more, written the same way later on 2026-11-30, after the last tuning, and not tuned on)
+           45 more, written the same way later on 2026-11-30, after the last tuning, and not tuned on),
+           tests/data/alldocs_heldout4.jsonl ("heldout4": 45 more, written blind in the fourth
+           session and measured before anything was tried on it)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
-           tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3)
+           tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
+           tests/data/offtopic_adjacent4.jsonl (30 more, written with heldout4)
 
 Prints, per corpus: recall@1 / recall@3 / MRR for bm25 (keyless), dense and hybrid (local
 all-MiniLM-L6-v2), the confidence split (share of off-topic questions below the threshold, share of

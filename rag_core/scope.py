@@ -51,14 +51,18 @@ _WORD = re.compile(r"[a-z0-9]+")
 WALKTHROUGH_FOLDERS = ("integrations", "tutorials")
 
 
+def _names_milvus(words: list[str]) -> bool:
+    return not MILVUS_NAMES.isdisjoint(words)
+
+
 def names_milvus(question: str) -> bool:
-    return not MILVUS_NAMES.isdisjoint(_WORD.findall(question.lower()))
+    return _names_milvus(_WORD.findall(question.lower()))
 
 
 def other_product(question: str) -> str | None:
     """The other vector database a question is about (it names one and not Milvus), else None."""
     words = _WORD.findall(question.lower())
-    if not MILVUS_NAMES.isdisjoint(words):
+    if _names_milvus(words):
         return None
     found = next((OTHER_VECTOR_DATABASES[w] for w in words if w in OTHER_VECTOR_DATABASES), None)
     if found:
