@@ -17,11 +17,15 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            have since been used to choose settings), tests/data/alldocs_heldout3.jsonl ("heldout3":
            45 more, written the same way later on 2026-11-30, after the last tuning, and not tuned on),
            tests/data/alldocs_heldout4.jsonl ("heldout4": 45 more, written blind in the fourth
-           session and measured before anything was tried on it)
+           session and measured before anything was tried on it), tests/data/alldocs_heldout5.jsonl
+           ("heldout5": 45 more, written blind in the fifth session, measured the same way) and
+           tests/data/alldocs_heldout6.jsonl ("heldout6": 45 more, the same way, by another writer)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
-           tests/data/offtopic_adjacent4.jsonl (30 more, written with heldout4)
+           tests/data/offtopic_adjacent4.jsonl (30 more, written with heldout4),
+           tests/data/offtopic_adjacent5.jsonl (30 more, written with heldout5),
+           tests/data/offtopic_adjacent6.jsonl (30 more, written with heldout6)
 
 Prints, per corpus: recall@1 / recall@3 / MRR for bm25 (keyless), dense and hybrid (local
 all-MiniLM-L6-v2), the confidence split (share of off-topic questions below the threshold, share of
@@ -61,7 +65,8 @@ CORPORA = {
 }
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl",
             "adjacent2": DATA / "offtopic_adjacent2.jsonl", "adjacent3": DATA / "offtopic_adjacent3.jsonl",
-            "adjacent4": DATA / "offtopic_adjacent4.jsonl"}
+            "adjacent4": DATA / "offtopic_adjacent4.jsonl", "adjacent5": DATA / "offtopic_adjacent5.jsonl",
+            "adjacent6": DATA / "offtopic_adjacent6.jsonl"}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -89,7 +94,8 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
     dev += [r for r in _rows(SHARED / "eval" / "dev_versions.jsonl") if "version" not in r]
     return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
             "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl"),
-            "heldout4": _rows(DATA / "alldocs_heldout4.jsonl")}
+            "heldout4": _rows(DATA / "alldocs_heldout4.jsonl"), "heldout5": _rows(DATA / "alldocs_heldout5.jsonl"),
+            "heldout6": _rows(DATA / "alldocs_heldout6.jsonl")}
 
 
 def cache_dir() -> Path:
@@ -228,6 +234,12 @@ def print_report(corpus: str, res: dict, modes: list[str]) -> None:
         for mode in modes:
             m = per_mode[mode]
             print(f"| {name} ({n}) | {label[mode]} | {m['r1']:.3f} | {m['r3']:.3f} | {m['mrr']:.3f} |")
+    pooled = [name for name in res["sets"] if name.startswith("heldout")]
+    if len(pooled) > 1:
+        for mode in modes:
+            ranks = [r for name in pooled for r in res["sets"][name][mode]["ranks"]]
+            m = metrics(ranks)
+            print(f"| **all held-out ({len(ranks)})** | {label[mode]} | {m['r1']:.3f} | {m['r3']:.3f} | {m['mrr']:.3f} |")
     print(f"\nconfidence split ({corpus}): share of off-topic questions below the threshold, of real ones above")
     for mode in modes:
         if mode == "dense":

@@ -17,7 +17,9 @@ from rag_core.pipeline import Pipeline
 from rag_core.scope import names_milvus
 from tests.conftest import DEV_QUESTIONS, SHARED
 from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
+                                     ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
+                                     OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      PARAPHRASES, heldout_questions, local_embedder,
                                      need_local_model, offtopic_questions, settings)
 
@@ -28,6 +30,8 @@ ADJACENT = offtopic_questions(OFFTOPIC_ADJACENT)
 ADJACENT2 = offtopic_questions(OFFTOPIC_ADJACENT2)
 ADJACENT3 = offtopic_questions(OFFTOPIC_ADJACENT3)
 ADJACENT4 = offtopic_questions(OFFTOPIC_ADJACENT4)
+ADJACENT5 = offtopic_questions(OFFTOPIC_ADJACENT5)
+ADJACENT6 = offtopic_questions(OFFTOPIC_ADJACENT6)
 DOCS_30 = SHARED / "data" / "milvus_docs_3.0.x_en.zip"
 DEV_ALLDOCS = SHARED / "eval" / "dev_alldocs.jsonl"
 
@@ -39,12 +43,15 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 195 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 285 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({(q["file"], q["heading"]) for q in heldout}) == len(heldout)
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
-    assert not any(names_milvus(q) for q in ADJACENT4)
+    older = set(ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + OFF)
+    assert len(ADJACENT5) >= 30 and len(ADJACENT6) >= 30 and not set(ADJACENT5 + ADJACENT6) & older
+    assert not set(ADJACENT5) & set(ADJACENT6)
+    assert not any(names_milvus(q) for q in ADJACENT4 + ADJACENT5 + ADJACENT6)
 
 
 def test_heldout_headings_exist_in_the_30_docs():
@@ -105,6 +112,9 @@ def test_keyless_confidence_split(keyless):
     assert 1 - _split(keyless, "bm25", ADJACENT) >= 0.70  # measured 0.727 (0.841 at the all-docs bar)
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4
     assert 1 - _split(keyless, "bm25", adjacent) >= 0.70  # measured 0.750
+    # the two sets written blind in the fifth session name more products (VectorChord, Upstash,
+    # Databricks, S3 Vectors, DuckDB, ...): all six pooled measure 0.701
+    assert 1 - _split(keyless, "bm25", adjacent + ADJACENT5 + ADJACENT6) >= 0.68
     pinecone = keyless.search("how do I create a serverless index in pinecone and pick the cloud region?")
     assert not pinecone.confident and pinecone.hits  # still retrieved (an @mention is answered), not confident
     assert pinecone.about == "Pinecone" and keyless.search("how do I create an index in milvus?").about is None
@@ -255,7 +265,7 @@ def test_keyless_all_docs(keyless_alldocs):
 
 
 def test_keyless_all_docs_held_out(keyless_alldocs):
-    """The four held-out sets (195 Slack-style questions) and the Milvus-adjacent off-topic ones."""
+    """The six held-out sets (285 Slack-style questions) and the Milvus-adjacent off-topic ones."""
     heldout = heldout_questions(ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2)
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.62, m["misses"]  # measured 0.648
@@ -271,11 +281,20 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     m4 = evaluate(keyless_alldocs, fourth, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m4["recall@3"] >= 0.60, m4["misses"]  # measured 0.622
     assert m4["mrr"] >= 0.49  # measured 0.518
+    # the fifth and sixth, written blind in the fifth session (two writers) and measured once
+    # before anything was tried on them: both meet the issue's keyless targets (0.70 / 0.58)
+    m5 = evaluate(keyless_alldocs, heldout_questions(ALLDOCS_HELDOUT5), ["bm25"], top_k=3)["modes"]["bm25"]
+    assert m5["recall@3"] >= 0.68, m5["misses"]  # measured 0.711
+    assert m5["mrr"] >= 0.57  # measured 0.601
+    m6 = evaluate(keyless_alldocs, heldout_questions(ALLDOCS_HELDOUT6), ["bm25"], top_k=3)["modes"]["bm25"]
+    assert m6["recall@3"] >= 0.75, m6["misses"]  # measured 0.778
+    assert m6["mrr"] >= 0.62  # measured 0.656
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
-    adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4
-    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.722 (0.719 without the 4th)
+    adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + ADJACENT5 + ADJACENT6
+    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.721 (0.722 without the 5th, 6th)
     assert 1 - _split(keyless_alldocs, "bm25", ADJACENT4) >= 0.66  # measured 0.700 (0.533 before Solr, ...)
-    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth]) >= 0.88  # measured 0.933
+    later = heldout_questions(ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6)
+    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth + later]) >= 0.90  # measured 0.947
     # integration pages need more evidence unless the question names Milvus (rag_core.scope)
     assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
     assert not keyless_alldocs.search("how do I change retention.ms on an existing kafka topic with "
