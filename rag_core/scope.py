@@ -35,7 +35,10 @@ OTHER_VECTOR_DATABASES = {
     "redis": "Redis", "mongodb": "MongoDB", "mongo": "MongoDB", "singlestore": "SingleStore",
     "couchbase": "Couchbase", "supabase": "Supabase", "deeplake": "Deep Lake",
     "solr": "Solr", "cassandra": "Cassandra", "neo4j": "Neo4j", "clickhouse": "ClickHouse",
-    "meilisearch": "Meilisearch",
+    "meilisearch": "Meilisearch", "vectorchord": "VectorChord", "vchord": "VectorChord",
+    "upstash": "Upstash Vector", "duckdb": "DuckDB", "algolia": "Algolia", "manticore": "Manticore Search",
+    "timescale": "Timescale", "surrealdb": "SurrealDB", "rockset": "Rockset", "valkey": "Valkey",
+    "alloydb": "AlloyDB", "bigquery": "BigQuery", "tidb": "TiDB",
     # a library with its own docs (not Faiss: Milvus builds on it and its docs explain it; not
     # ScaNN: a Milvus index type; not Annoy: "annoy" is also an English verb)
     "hnswlib": "hnswlib",
@@ -44,7 +47,11 @@ OTHER_VECTOR_DATABASES = {
 # Azure OpenAI are embedding providers Milvus calls)
 OTHER_SERVICES = {"azure ai search": "Azure AI Search", "azure cognitive search": "Azure AI Search",
                   "vertex ai vector search": "Vertex AI Vector Search",
-                  "vertex ai matching engine": "Vertex AI Vector Search"}
+                  "vertex ai matching engine": "Vertex AI Vector Search",
+                  # the Milvus docs have a Spark/Databricks integration page and S3 storage pages
+                  "databricks vector search": "Databricks Vector Search",
+                  "mosaic ai vector search": "Databricks Vector Search",
+                  "s3 vectors": "Amazon S3 Vectors", "cosmos db": "Azure Cosmos DB", "cosmosdb": "Azure Cosmos DB"}
 MILVUS_NAMES = frozenset({"milvus", "zilliz", "pymilvus", "attu", "knowhere", "birdwatcher"})
 
 _WORD = re.compile(r"[a-z0-9]+")

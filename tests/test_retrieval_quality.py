@@ -112,9 +112,9 @@ def test_keyless_confidence_split(keyless):
     assert 1 - _split(keyless, "bm25", ADJACENT) >= 0.70  # measured 0.727 (0.841 at the all-docs bar)
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4
     assert 1 - _split(keyless, "bm25", adjacent) >= 0.70  # measured 0.750
-    # the two sets written blind in the fifth session name more products (VectorChord, Upstash,
-    # Databricks, S3 Vectors, DuckDB, ...): all six pooled measure 0.701
-    assert 1 - _split(keyless, "bm25", adjacent + ADJACENT5 + ADJACENT6) >= 0.68
+    # with the two sets written blind in the fifth session: 0.701 before VectorChord, Upstash,
+    # DuckDB, Databricks Vector Search, S3 Vectors, ... joined rag_core.scope's list, 0.745 after
+    assert 1 - _split(keyless, "bm25", adjacent + ADJACENT5 + ADJACENT6) >= 0.70
     pinecone = keyless.search("how do I create a serverless index in pinecone and pick the cloud region?")
     assert not pinecone.confident and pinecone.hits  # still retrieved (an @mention is answered), not confident
     assert pinecone.about == "Pinecone" and keyless.search("how do I create an index in milvus?").about is None
@@ -291,7 +291,7 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     assert m6["mrr"] >= 0.62  # measured 0.656
     # the split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + ADJACENT5 + ADJACENT6
-    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.721 (0.722 without the 5th, 6th)
+    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.745 (0.721 before VectorChord, ...)
     assert 1 - _split(keyless_alldocs, "bm25", ADJACENT4) >= 0.66  # measured 0.700 (0.533 before Solr, ...)
     later = heldout_questions(ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6)
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth + later]) >= 0.90  # measured 0.947

@@ -16,6 +16,10 @@ from rag_core.scope import other_product, walkthrough_page
     ("hnswlib: how do I grow max_elements?", "hnswlib"),
     ("Azure AI Search: semantic ranker and an HNSW profile together?", "Azure AI Search"),
     ("vertex ai vector search: streaming or batch updates?", "Vertex AI Vector Search"),
+    ("vectorchord: lists for a vchordrq index on 20M rows?", "VectorChord"),
+    ("duckdb vss: is the hnsw index persisted?", "DuckDB"),
+    ("databricks vector search: delta sync or direct access index?", "Databricks Vector Search"),
+    ("amazon s3 vectors: max vectors per index?", "Amazon S3 Vectors"),
 ])
 def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(question, product):
     assert other_product(question) == product
@@ -32,6 +36,8 @@ def test_a_question_naming_another_vector_database_and_not_milvus_is_about_it(qu
     "which vertex ai embedding models can the text embedding function call?",  # a Milvus feature
     "how do I use azure openai embeddings at insert time?",
     "scann index: what does reorder_k do?",  # a Milvus index type
+    "can the spark connector write from a databricks notebook?",  # the Spark integration page
+    "how do I point the s3 bucket at our minio for vectors storage?",
     "does it annoy anyone else that index builds block inserts?",  # a verb, not the library
     "",
 ])
