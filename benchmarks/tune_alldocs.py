@@ -19,7 +19,9 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            tests/data/alldocs_heldout4.jsonl ("heldout4": 45 more, written blind in the fourth
            session and measured before anything was tried on it), tests/data/alldocs_heldout5.jsonl
            ("heldout5": 45 more, written blind in the fifth session, measured the same way) and
-           tests/data/alldocs_heldout6.jsonl ("heldout6": 45 more, the same way, by another writer)
+           tests/data/alldocs_heldout6.jsonl ("heldout6": 45 more, the same way, by another writer),
+           tests/data/alldocs_heldout7.jsonl and alldocs_heldout8.jsonl ("heldout7", "heldout8": 45
+           each, written blind later in the fifth session to test rag_core.rerank once)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
@@ -95,7 +97,8 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
     return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
             "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl"),
             "heldout4": _rows(DATA / "alldocs_heldout4.jsonl"), "heldout5": _rows(DATA / "alldocs_heldout5.jsonl"),
-            "heldout6": _rows(DATA / "alldocs_heldout6.jsonl")}
+            "heldout6": _rows(DATA / "alldocs_heldout6.jsonl"), "heldout7": _rows(DATA / "alldocs_heldout7.jsonl"),
+            "heldout8": _rows(DATA / "alldocs_heldout8.jsonl")}
 
 
 def cache_dir() -> Path:
@@ -145,6 +148,17 @@ class DiskCachedEmbedder:
             tmp.write_bytes(pickle.dumps(self._vecs))
             tmp.replace(self.path)
             self._dirty = False
+
+
+def local_embedder() -> DiskCachedEmbedder:
+    """all-MiniLM-L6-v2 offline, each distinct text embedded once across runs."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from rag_core.config import load
+    from rag_core.embedders import SentenceTransformerEmbedder
+
+    inner = SentenceTransformerEmbedder(load(MILVUS_URI="unused.db", FAQBOT_EMBEDDER="sentence-transformers"))
+    return DiskCachedEmbedder(inner, cache_dir() / f"emb-{hashlib.sha1(inner.name.encode()).hexdigest()[:8]}.pkl")
 
 
 def rows_fingerprint(pipe: P.Pipeline) -> str:
@@ -339,19 +353,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write all numbers to this file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from rag_core.config import load
-    from rag_core.embedders import NoEmbedder, SentenceTransformerEmbedder
+    from rag_core.embedders import NoEmbedder
     from rag_core.store import quiet_client_logs
 
     quiet_client_logs()
     embedder = NoEmbedder()
     if not args.no_dense:
         try:
-            local = load(MILVUS_URI="unused.db", FAQBOT_EMBEDDER="sentence-transformers")
-            inner = SentenceTransformerEmbedder(local)
-            embedder = DiskCachedEmbedder(inner, cache_dir() / f"emb-{hashlib.sha1(inner.name.encode()).hexdigest()[:8]}.pkl")
+            embedder = local_embedder()
         except Exception as exc:  # the optional extra is missing
             print(f"(no local model: {exc}; keyless columns only)")
     modes = ["bm25", "dense", "hybrid"] if embedder.dim else ["bm25"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
 from . import analysis
+from . import rerank as R
 from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
 from .chunking import CHUNKER_VERSION, Chunk, _is_faq_page, chunk_documents
@@ -55,6 +56,7 @@ class Fusion:
     depth: int = 5
     dense_floor: float = 0.1  # cosine differences below 0.1 are not stretched to the full range
     head_share: float = 0.0  # minmax: share of the headings-only BM25 list (taken from the BM25 share)
+    rerank: tuple[str, ...] = ()  # modes ranked by rag_core.rerank's learned score (large corpora)
     query_prefix: str = ""  # put before the question when it is embedded (see FUSION_LARGE_BY_EMBEDDER)
 
 
@@ -79,10 +81,14 @@ LARGE_CORPUS = 1000
 # instead of 0.5 since the word pairs made it sharper (same 136 questions pooled: recall@3 / MRR
 # 0.654 / 0.603 -> 0.669 / 0.607; dev unchanged, each held-out set one question more; on the FAQ
 # pages 0.35 cost the dev questions, so small corpora keep 0.5).
+# Since the fifth session the keyless lists, and the local model's hybrid lists, are ranked there by
+# rag_core.rerank's learned score (its docstring has the measurements) instead of the fusion above,
+# which still ranks the FAQ pages; Gemini's hybrid keeps RRF (the weights know MiniLM's cosines).
 FUSION_LARGE_BY_EMBEDDER = {"sentence-transformers:": Fusion(hybrid="minmax", dense_share=0.5, depth=10,
                                                              dense_floor=0.0, query_prefix="query: ",
-                                                             heading_weight=0.35),
-                            "none": Fusion(heading_weight=0.35)}
+                                                             heading_weight=0.35, rerank=("bm25", "hybrid")),
+                            "gemini:": Fusion(rerank=("bm25",)),
+                            "none": Fusion(heading_weight=0.35, rerank=("bm25",))}
 
 
 def fusion_for(embedder_name: str, corpus_size: int | None = None) -> Fusion:
@@ -99,6 +105,7 @@ class Candidates:
     head: list  # list[Hit], BM25 over bm25_head
     dense: list  # list[Hit], cosine over the dense vector
     version: str | None = None  # the docs version searched
+    terms: tuple[str, ...] = ()  # the question's analysed words (rag_core.rerank)
 
 
 @dataclass(frozen=True)
@@ -486,7 +493,7 @@ class Pipeline:
         self._corpus_size: int | None = None
         self._ingest_lock = threading.Lock()
         self._parts_lock = threading.RLock()
-        self._heads: dict[str | None, tuple[str, HeadingIndex]] = {}
+        self._heads: dict[str | None, tuple[str, HeadingIndex, dict[str, R.ChunkFacts]]] = {}
 
     @property
     def fusion(self) -> Fusion:
@@ -738,6 +745,13 @@ class Pipeline:
     def headings(self, version: str | None) -> HeadingIndex:
         """The headings of one version, searchable here (rag_core.headings); rebuilt when an
         ingest changed that version."""
+        return self._headings_and_facts(version)[1]
+
+    def chunk_facts(self, version: str | None) -> dict[str, R.ChunkFacts]:
+        """rag_core.rerank's facts on every chunk of one version (read with the headings)."""
+        return self._headings_and_facts(version)[2]
+
+    def _headings_and_facts(self, version: str | None):
         versions = self.versions_record()["versions"]
         key = json.dumps(versions.get(version, {}) if version else versions, sort_keys=True)
         cached = self._heads.get(version)
@@ -745,8 +759,10 @@ class Pipeline:
             with self._parts_lock:
                 cached = self._heads.get(version)
                 if cached is None or cached[0] != key:
-                    cached = self._heads[version] = (key, HeadingIndex(self.store.head_rows(version)))
-        return cached[1]
+                    rows = self.store.head_rows(version)
+                    cached = self._heads[version] = (key, HeadingIndex((r[0], r[1]) for r in rows),
+                                                     R.chunk_facts(rows))
+        return cached
 
     def default_mode(self) -> str:
         return "hybrid" if self.embedder.dim else "bm25"
@@ -830,7 +846,10 @@ class Pipeline:
         hits = self.fuse(cand, top_k)
         signals = self.signals(query, cand)
         about = other_product(query)  # Pinecone, Qdrant, ...: the docs' words match, the subject does not
-        walkthrough = bool(hits) and walkthrough_page(hits[0].source) and not names_milvus(query)
+        # the page the evidence comes from: the best hit, or (keyless) the best BM25 hit, which
+        # rag_core.rerank may have moved down because it is an integration or tutorial page
+        best = [h.source for h in (hits[:1] + (cand.bm25[:1] if cand.mode == "bm25" else [])) if h.complete]
+        walkthrough = any(walkthrough_page(src) for src in best) and not names_milvus(query)
         confident, confidence = self.confidence.judge(cand.mode, signals, bool(about), walkthrough)
         return SearchResult(question=question, mode=cand.mode, hits=hits, confident=confident and bool(hits),
                             confidence=confidence, bm25_top=signals["bm25_top"],
@@ -857,17 +876,20 @@ class Pipeline:
                     raise
                 log.warning("query embedding failed, falling back to BM25: %s", exc)
                 mode = "bm25"
-        bm25_hits, head_hits = [], []
+        bm25_hits, head_hits, analysed = [], [], ""
+        if mode in self.fusion.rerank:
+            n = max(n, R.DEPTH)
         if mode != "dense":
             analysed = analysis.analyse(question)
-            uses_head = mode == "bm25" or self.fusion.hybrid == "rrf" or self.fusion.head_share > 0
+            uses_head = (mode == "bm25" or self.fusion.hybrid == "rrf" or self.fusion.head_share > 0
+                         or mode in self.fusion.rerank)
             bm25_hits = self.store.search_bm25(analysed, n, version=version)
             if self.fusion.heading_weight > 0 and uses_head:
                 found = {h.id: h for h in bm25_hits}
                 head_hits = [replace(found[i], score=s) if i in found else stub_hit(i, s, version)
                              for i, s in self.headings(version).search(analysed, n, *self.engine_bm25())]
         dense_hits = self.store.search_dense(query_vec, n, version=version) if query_vec is not None else []
-        return Candidates(mode, bm25_hits, head_hits, dense_hits, version)
+        return Candidates(mode, bm25_hits, head_hits, dense_hits, version, tuple(analysed.split()))
 
     def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
         """Weighted RRF of the lists `mode` uses (default: the mode the candidates were retrieved for)."""
@@ -884,6 +906,8 @@ class Pipeline:
         mode = mode or cand.mode
         if mode == "dense":
             return cand.dense[:top_k]
+        if mode in f.rerank and cand.terms:
+            return self._reranked(cand, top_k, mode)
         lists = [(cand.bm25[: f.candidates], f.bm25_weight)]
         if f.heading_weight > 0 and cand.head:
             lists.append((cand.head[: f.candidates], f.heading_weight))
@@ -896,6 +920,14 @@ class Pipeline:
             return cand.bm25[:top_k]
         fused = rrf(lists, f.rrf_k)
         return [Hit(**{**h.__dict__, "score": s}) for h, s in fused[:top_k]]
+
+    def _reranked(self, cand: Candidates, top_k: int, mode: str) -> list[Hit]:
+        dense = cand.dense if mode == "hybrid" else []
+        found = {h.id: h for h in cand.head} | {h.id: h for h in [*dense, *cand.bm25]}  # complete ones win
+        ranked = R.rerank(cand.terms, [(h.id, h.score) for h in cand.bm25], [(h.id, h.score) for h in cand.head],
+                          self.chunk_facts(cand.version), self.headings(cand.version).idf,
+                          dense=[(h.id, h.score) for h in dense] if mode == "hybrid" else None)
+        return [replace(found[i], score=s) for i, s in ranked[:top_k]]
 
     def signals(self, question: str, cand: Candidates) -> dict:
         return confidence_signals(question, cand, self.corpus_size(cand.version))

@@ -354,9 +354,11 @@ class MilvusStore:
         """id -> (location, embedding-text hash) of every stored chunk (of one version)."""
         return {row["id"]: (row["loc"], row["ehash"]) for row in self._scan(version, ["id", "loc", "ehash"])}
 
-    def head_rows(self, version: str | None = None) -> list[tuple[str, str]]:
-        """(id, analysed headings) of every stored chunk (of one version): rag_core.headings' index."""
-        return [(row["id"], row["bm25_head"]) for row in self._scan(version, ["id", "bm25_head"])]
+    def head_rows(self, version: str | None = None) -> list[tuple[str, str, str, str, str]]:
+        """(id, analysed headings, title, heading, source) of every stored chunk (of one version):
+        rag_core.headings' index and rag_core.rerank's facts."""
+        fields = ["id", "bm25_head", "title", "heading", "source"]
+        return [tuple(row[f] for f in fields) for row in self._scan(version, fields)]
 
     def get_hits(self, ids: Sequence[str]) -> dict[str, Hit]:
         """The stored chunks with these ids (score 0), by id; ids no longer stored are missing."""

@@ -17,7 +17,7 @@ from rag_core.pipeline import Pipeline
 from rag_core.scope import names_milvus
 from tests.conftest import DEV_QUESTIONS, SHARED
 from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
-                                     ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6,
+                                     ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      PARAPHRASES, heldout_questions, local_embedder,
@@ -43,8 +43,15 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 285 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
-    assert len({(q["file"], q["heading"]) for q in heldout}) == len(heldout)
+    assert len(heldout) >= 375 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len({q["q"] for q in heldout}) == len(heldout)
+    # each target once, except that the seventh and eighth sets, written at the same time by two
+    # writers who could not see each other's, share 13 (with different questions)
+    first_seven = heldout_questions(ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
+                                  ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7)
+    assert len({(q["file"], q["heading"]) for q in first_seven}) == len(first_seven)
+    eighth = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT8)}
+    assert len(eighth) == 45 and len(eighth & {(q["file"], q["heading"]) for q in first_seven}) == 13
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
@@ -259,8 +266,8 @@ def test_keyless_all_docs(keyless_alldocs):
     questions = [{"q": r["q"], "file": r["file"], "heading": r["heading"]} for r in rows]
     m = evaluate(keyless_alldocs, questions, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.70, m["misses"]  # measured 0.742
-    assert m["mrr"] >= 0.64  # measured 0.674
-    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.833 (0.806 before Redis, MongoDB)
+    assert m["mrr"] >= 0.64  # measured 0.674 (0.690 with rank fusion, before rag_core.rerank)
+    assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.861 (0.806 before Redis, MongoDB)
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in questions]) >= 0.90  # measured 0.935
 
 
@@ -268,34 +275,44 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     """The six held-out sets (285 Slack-style questions) and the Milvus-adjacent off-topic ones."""
     heldout = heldout_questions(ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2)
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m["recall@3"] >= 0.62, m["misses"]  # measured 0.648
-    assert m["mrr"] >= 0.56  # measured 0.583
+    assert m["recall@3"] >= 0.66, m["misses"]  # measured 0.686 (0.648 with rank fusion)
+    assert m["mrr"] >= 0.59  # measured 0.616 (0.583)
     # the third set, written after the last tuning (easier: the code before issue 10 scored 0.911)
     third = heldout_questions(ALLDOCS_HELDOUT3)
     m3 = evaluate(keyless_alldocs, third, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m3["recall@3"] >= 0.85, m3["misses"]  # measured 0.889
-    assert m3["mrr"] >= 0.76  # measured 0.804
+    assert m3["recall@3"] >= 0.88, m3["misses"]  # measured 0.911 (0.889)
+    assert m3["mrr"] >= 0.83  # measured 0.862 (0.804)
     # the fourth, written blind before anything was measured on it: the hardest so far, below the
-    # issue's targets (0.70 / 0.58); these floors only guard against regressions
+    # issue's recall target (0.70); these floors only guard against regressions
     fourth = heldout_questions(ALLDOCS_HELDOUT4)
     m4 = evaluate(keyless_alldocs, fourth, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m4["recall@3"] >= 0.60, m4["misses"]  # measured 0.622
-    assert m4["mrr"] >= 0.49  # measured 0.518
+    assert m4["recall@3"] >= 0.64, m4["misses"]  # measured 0.667 (0.622)
+    assert m4["mrr"] >= 0.58  # measured 0.610 (0.518)
     # the fifth and sixth, written blind in the fifth session (two writers) and measured once
     # before anything was tried on them: both meet the issue's keyless targets (0.70 / 0.58)
     m5 = evaluate(keyless_alldocs, heldout_questions(ALLDOCS_HELDOUT5), ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m5["recall@3"] >= 0.68, m5["misses"]  # measured 0.711
-    assert m5["mrr"] >= 0.57  # measured 0.601
+    assert m5["recall@3"] >= 0.73, m5["misses"]  # measured 0.756 (0.711)
+    assert m5["mrr"] >= 0.63  # measured 0.663 (0.601)
     m6 = evaluate(keyless_alldocs, heldout_questions(ALLDOCS_HELDOUT6), ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m6["recall@3"] >= 0.75, m6["misses"]  # measured 0.778
-    assert m6["mrr"] >= 0.62  # measured 0.656
+    assert m6["recall@3"] >= 0.73, m6["misses"]  # measured 0.756 (0.778)
+    assert m6["mrr"] >= 0.66  # measured 0.692 (0.656)
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + ADJACENT5 + ADJACENT6
-    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.745 (0.721 before VectorChord, ...)
-    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT4) >= 0.66  # measured 0.700 (0.533 before Solr, ...)
+    assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.760 (0.721 before VectorChord, ...)
+    assert 1 - _split(keyless_alldocs, "bm25", ADJACENT4) >= 0.66  # measured 0.667 (0.533 before Solr, ...)
     later = heldout_questions(ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6)
-    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth + later]) >= 0.90  # measured 0.947
+    assert _split(keyless_alldocs, "bm25", [q["q"] for q in heldout + third + fourth + later]) >= 0.90  # measured 0.949
     # integration pages need more evidence unless the question names Milvus (rag_core.scope)
     assert keyless_alldocs.search("how do I use milvus as a vector store in langchain?").confident
     assert not keyless_alldocs.search("how do I change retention.ms on an existing kafka topic with "
                                       "kafka-configs?").confident  # matches the Kafka Connect integration page
+
+
+def test_keyless_all_docs_ranks_with_the_learned_score(keyless_alldocs):
+    """On a large collection keyless hits come from rag_core.rerank; a chunk found by its headings
+    alone is read from Milvus before it is returned (complete, with its text)."""
+    assert "bm25" in keyless_alldocs.fusion.rerank
+    res = keyless_alldocs.search("how do I move from kafka to woodpecker?", top_k=10)
+    assert len(res.hits) == 10 and all(h.complete and h.text and h.url for h in res.hits)
+    assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
+    assert "switch-kafka-woodpecker.md" in res.hits[0].url

@@ -1,0 +1,71 @@
+"""rag_core.rerank: the learned keyless score over the BM25 text and headings lists."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag_core.rerank import (DEPTH, FEATURES, NO_FACTS, RRF_K, WEIGHTS, ChunkFacts, chunk_facts, features,
+                             rerank)
+
+IDF = {"partit": 2.0, "key": 1.0, "milvus": 0.1}
+
+
+def idf(term):
+    return IDF.get(term, 1.0)
+
+
+def test_facts_come_from_the_title_the_headings_and_the_page():
+    facts = chunk_facts([
+        ("a", "use partit key", "Use Partition Key", "Use Partition Key", "en/userGuide/use-partition-key.md"),
+        ("b", "langchain integr", "LangChain Integration", "", "en/integrations/langchain.md"),
+    ])
+    assert facts["a"] == ChunkFacts(frozenset({"use", "partit", "key"}), False, False)
+    assert facts["b"].intro and facts["b"].walkthrough and "langchain" in facts["b"].cover
+
+
+def test_feature_rows_by_hand():
+    facts = {"x": ChunkFacts(frozenset({"partit"}), False, False), "y": ChunkFacts(frozenset(), True, True)}
+    ids, rows = features(["partit", "key"], [("x", 10.0), ("y", 5.0)], [("y", 4.0)], facts, idf)
+    assert ids == ["x", "y"] and len(rows[0]) == len(FEATURES) == len(WEIGHTS)
+    absent = 1 / (RRF_K + DEPTH + 10)
+    assert rows[0] == pytest.approx((1 / 6, 1.0, absent, 0.0, 2 / 3, 0.0, 0.0))
+    assert rows[1] == pytest.approx((1 / 7, 0.5, 1 / 6, 1.0, 0.0, 1.0, 1.0))
+
+
+def test_a_page_intro_yields_to_the_section_just_below_it():
+    facts = {"intro": ChunkFacts(frozenset(), True, False), "section": ChunkFacts(frozenset(), False, False)}
+    ranked = rerank(["partit"], [("intro", 10.0), ("section", 9.5)], [], facts, idf)
+    assert [i for i, _ in ranked] == ["section", "intro"]
+
+
+def test_a_chunk_whose_title_and_headings_hold_the_rare_words_rises():
+    facts = {"other": NO_FACTS, "titled": ChunkFacts(frozenset({"partit", "key"}), False, False)}
+    ranked = rerank(["partit", "key", "milvus"], [("other", 10.0), ("titled", 9.0)], [], facts, idf)
+    assert ranked[0][0] == "titled"
+    # without those words in its headings it stays second
+    plain = rerank(["partit", "key", "milvus"], [("other", 10.0), ("titled", 9.0)], [],
+                   {"other": NO_FACTS, "titled": NO_FACTS}, idf)
+    assert [i for i, _ in plain] == ["other", "titled"]
+
+
+def test_only_the_top_depth_of_each_list_is_ranked_and_ties_keep_list_order():
+    text = [(f"t{i}", 100.0 - i) for i in range(DEPTH + 5)]
+    head = [(f"h{i}", 1.0) for i in range(3)]
+    ranked = rerank([], text, head, {}, idf)
+    assert {i for i, _ in ranked} == {f"t{i}" for i in range(DEPTH)} | {"h0", "h1", "h2"}
+    assert [i for i, _ in ranked][:2] == ["t0", "t1"]
+    assert rerank([], [], [], {}, idf) == []
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0.1, 50)), max_size=12),
+       st.lists(st.tuples(st.sampled_from("defghijk"), st.floats(0.1, 50)), max_size=12),
+       st.lists(st.sampled_from(["partit", "key", "milvus", "load"]), max_size=5))
+def test_every_candidate_once_best_first(text, head, terms):
+    text = list(dict((i, s) for i, s in sorted(text, key=lambda x: -x[1])).items())
+    head = list(dict((i, s) for i, s in sorted(head, key=lambda x: -x[1])).items())
+    ranked = rerank(terms, text, head, {}, idf)
+    assert sorted(i for i, _ in ranked) == sorted({i for i, _ in text} | {i for i, _ in head})
+    scores = [s for _, s in ranked]
+    assert scores == sorted(scores, reverse=True) and all(math.isfinite(s) for s in scores)
