@@ -69,3 +69,23 @@ def test_every_candidate_once_best_first(text, head, terms):
     assert sorted(i for i, _ in ranked) == sorted({i for i, _ in text} | {i for i, _ in head})
     scores = [s for _, s in ranked]
     assert scores == sorted(scores, reverse=True) and all(math.isfinite(s) for s in scores)
+
+
+def test_hybrid_rows_add_the_dense_features_and_its_candidates():
+    from rag_core.rerank import DENSE_DEPTH, DENSE_FEATURES, WEIGHTS_HYBRID
+
+    ids, rows = features(["partit"], [("x", 10.0)], [], {}, idf,
+                         dense=[("d", 0.62), ("x", 0.52), ("z", 0.42)])
+    assert ids == ["x", "d", "z"] and len(WEIGHTS_HYBRID) == len(FEATURES) + len(DENSE_FEATURES)
+    assert rows[0][-3:] == pytest.approx((1 / 7, 0.5, -0.1))
+    assert rows[1][-3:] == pytest.approx((1 / 6, 1.0, 0.0))
+    assert rows[2][-3:] == pytest.approx((1 / 8, 0.0, -0.2))
+    # a chunk the dense list does not hold ranks as absent, below its lowest cosine
+    ids, rows = features([], [("x", 1.0)], [], {}, idf, dense=[("d", 0.6), ("e", 0.5)])
+    assert ids == ["x", "d", "e"] and rows[0][-3:] == pytest.approx((1 / (RRF_K + DENSE_DEPTH + 10), 0.0, 0.5 - 0.6 - 0.05))
+
+
+def test_the_hybrid_score_lets_a_clear_dense_winner_lead():
+    ranked = rerank([], [("lexical", 10.0), ("both", 9.0)], [], {}, idf,
+                    dense=[("both", 0.70), ("semantic", 0.69), ("lexical", 0.40)])
+    assert ranked[0][0] == "both" and {i for i, _ in ranked} == {"lexical", "both", "semantic"}
