@@ -91,7 +91,8 @@ def scored(q: dict, weights: list[float]) -> list[str]:
 
 def line(name: str, base: list, new: list) -> str:
     b, n = T.metrics(base), T.metrics(new)
-    return f"  {name:<12} rank fusion {b['r3']:.3f} / {b['mrr']:.3f}   learned {n['r3']:.3f} / {n['mrr']:.3f}  ({len(new)})"
+    return (f"  {name:<12} rank fusion {b['r3']:.3f} / {b['mrr']:.3f}   "
+            f"learned {n['r3']:.3f} / {n['mrr']:.3f}  ({len(new)})")
 
 
 def main(argv=None) -> int:

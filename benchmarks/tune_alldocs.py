@@ -21,7 +21,9 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            ("heldout5": 45 more, written blind in the fifth session, measured the same way) and
            tests/data/alldocs_heldout6.jsonl ("heldout6": 45 more, the same way, by another writer),
            tests/data/alldocs_heldout7.jsonl and alldocs_heldout8.jsonl ("heldout7", "heldout8": 45
-           each, written blind later in the fifth session to test rag_core.rerank once)
+           each, written blind later in the fifth session to test rag_core.rerank once),
+           tests/data/alldocs_heldout9.jsonl and alldocs_heldout10.jsonl ("heldout9", "heldout10":
+           45 each, written blind after it was adopted)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
@@ -98,7 +100,8 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
             "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl"),
             "heldout4": _rows(DATA / "alldocs_heldout4.jsonl"), "heldout5": _rows(DATA / "alldocs_heldout5.jsonl"),
             "heldout6": _rows(DATA / "alldocs_heldout6.jsonl"), "heldout7": _rows(DATA / "alldocs_heldout7.jsonl"),
-            "heldout8": _rows(DATA / "alldocs_heldout8.jsonl")}
+            "heldout8": _rows(DATA / "alldocs_heldout8.jsonl"), "heldout9": _rows(DATA / "alldocs_heldout9.jsonl"),
+            "heldout10": _rows(DATA / "alldocs_heldout10.jsonl")}
 
 
 def cache_dir() -> Path:
