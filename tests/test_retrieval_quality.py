@@ -197,6 +197,15 @@ def test_large_corpora_embed_the_question_with_a_query_prefix():
     assert fusion_for("none", LARGE_CORPUS).heading_weight == 0.35 and fusion_for("none", 66).heading_weight == 0.5
 
 
+def test_the_learned_ranking_is_for_large_corpora_and_the_local_model_s_cosines():
+    from rag_core.pipeline import LARGE_CORPUS, fusion_for
+
+    assert fusion_for("sentence-transformers:all-MiniLM-L6-v2", LARGE_CORPUS).rerank == ("bm25", "hybrid")
+    assert fusion_for("gemini:gemini-embedding-001", LARGE_CORPUS).rerank == ("bm25",)  # Gemini hybrid: RRF
+    assert fusion_for("none", LARGE_CORPUS).rerank == ("bm25",)
+    assert all(not fusion_for(name, 66).rerank for name in ("none", "gemini:x", "sentence-transformers:x"))
+
+
 def _long_chunk():
     from rag_core.chunking import chunk_document
 
