@@ -59,7 +59,7 @@ def question_rows(pipe, questions: list[dict], mode: str = "bm25") -> list[dict]
         finally:
             pipe.fusion = keep
         out.append({"ids": ids, "rows": rows, "right": right, "base": base,
-                    "hits": {i for i, r in zip(ids, right) if r}, "texts": texts, "heading": q["heading"]})
+                    "hits": {i for i, r in zip(ids, right) if r}})
     return out
 
 
@@ -79,9 +79,8 @@ def fit(questions: list[dict]) -> list[float]:
 
 
 def rank_of(order: list[str], q: dict) -> int | None:
-    texts = q["texts"]
-    return next((k for k, i in enumerate(order[:MRR_DEPTH], 1) if i in q["hits"]
-                 or is_hit(texts.get(i, ""), q["heading"])), None)
+    """The rank of the first right chunk (the base order ranks the same candidates)."""
+    return next((k for k, i in enumerate(order[:MRR_DEPTH], 1) if i in q["hits"]), None)
 
 
 def scored(q: dict, weights: list[float]) -> list[str]:

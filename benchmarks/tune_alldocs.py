@@ -67,10 +67,14 @@ CORPORA = {
     "alldocs": (SHARED / "data" / "milvus_docs_3.0.x_en.zip", "en/**/*.md"),
     "faq30": (SHARED / "data" / "milvus_docs_3.0.x_en.zip", "en/faq/*.md"),
 }
-OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", "adjacent": DATA / "offtopic_adjacent.jsonl",
-            "adjacent2": DATA / "offtopic_adjacent2.jsonl", "adjacent3": DATA / "offtopic_adjacent3.jsonl",
-            "adjacent4": DATA / "offtopic_adjacent4.jsonl", "adjacent5": DATA / "offtopic_adjacent5.jsonl",
-            "adjacent6": DATA / "offtopic_adjacent6.jsonl"}
+def _numbered(stem: str, count: int) -> dict[str, Path]:
+    """{"<stem>": DATA/<file>.jsonl, "<stem>2": ..., ...}: the first file of a series has no number."""
+    prefix = {"adjacent": "offtopic_adjacent", "heldout": "alldocs_heldout"}[stem]
+    return {f"{stem}{n if n > 1 else ''}": DATA / f"{prefix}{n if n > 1 else ''}.jsonl" for n in range(1, count + 1)}
+
+
+OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
+HELDOUT = _numbered("heldout", 10)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -96,12 +100,7 @@ def question_sets(corpus: str) -> dict[str, list[dict]]:
         return sets if corpus == "faq" else {k: _in_corpus(v, corpus) for k, v in sets.items()}
     dev = _rows(SHARED / "eval" / "dev_alldocs.jsonl")
     dev += [r for r in _rows(SHARED / "eval" / "dev_versions.jsonl") if "version" not in r]
-    return {"dev": dev, "heldout": _rows(DATA / "alldocs_heldout.jsonl"),
-            "heldout2": _rows(DATA / "alldocs_heldout2.jsonl"), "heldout3": _rows(DATA / "alldocs_heldout3.jsonl"),
-            "heldout4": _rows(DATA / "alldocs_heldout4.jsonl"), "heldout5": _rows(DATA / "alldocs_heldout5.jsonl"),
-            "heldout6": _rows(DATA / "alldocs_heldout6.jsonl"), "heldout7": _rows(DATA / "alldocs_heldout7.jsonl"),
-            "heldout8": _rows(DATA / "alldocs_heldout8.jsonl"), "heldout9": _rows(DATA / "alldocs_heldout9.jsonl"),
-            "heldout10": _rows(DATA / "alldocs_heldout10.jsonl")}
+    return {"dev": dev, **{name: _rows(path) for name, path in HELDOUT.items()}}
 
 
 def cache_dir() -> Path:

@@ -922,11 +922,12 @@ class Pipeline:
         return [Hit(**{**h.__dict__, "score": s}) for h, s in fused[:top_k]]
 
     def _reranked(self, cand: Candidates, top_k: int, mode: str) -> list[Hit]:
-        dense = cand.dense if mode == "hybrid" else []
-        found = {h.id: h for h in cand.head} | {h.id: h for h in [*dense, *cand.bm25]}  # complete ones win
-        ranked = R.rerank(cand.terms, [(h.id, h.score) for h in cand.bm25], [(h.id, h.score) for h in cand.head],
-                          self.chunk_facts(cand.version), self.headings(cand.version).idf,
-                          dense=[(h.id, h.score) for h in dense] if mode == "hybrid" else None)
+        dense = cand.dense if mode == "hybrid" else None
+        found = {h.id: h for h in [*cand.head, *(dense or []), *cand.bm25]}  # the complete ones come last
+        _, index, facts = self._headings_and_facts(cand.version)
+        pairs = lambda hits: [(h.id, h.score) for h in hits]  # noqa: E731
+        ranked = R.rerank(cand.terms, pairs(cand.bm25), pairs(cand.head), facts, index.idf,
+                          dense=None if dense is None else pairs(dense))
         return [replace(found[i], score=s) for i, s in ranked[:top_k]]
 
     def signals(self, question: str, cand: Candidates) -> dict:
