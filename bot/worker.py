@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16  # jobs per claim query at most
 IDLE_WAIT_S = 0.5  # a worker with nothing to do looks again at least this often (expired leases, stop)
+FINISH_RETRY_S = 0.5  # how often a worker tries again to store how a job ended while the store is down
 MAX_STATE_RETRIES = 5  # attempts of a job whose answering kept losing the job store, before it counts as failed
 
 
@@ -164,12 +165,21 @@ class Worker:
         return JobStatus.FAILED, "expired"
 
     def _record(self, job: Job, status: JobStatus, error: str | None) -> None:
-        try:
-            if not self.store.finish(job.id, self.owner, status, error):
-                self.stats["lost_lease"] += 1
-                log.warning("job %s: its lease ran out and another worker took it over", job.id)
-        except StateUnavailable as exc:
-            log.error("job %s: answered, but its status was not stored (%s); it is retried after the lease", job.id, exc)
+        """Store how the job ended. If the store is down, keep trying (the job stays held, so its
+        lease is renewed as soon as the store is back) for up to one lease: an answer already in the
+        thread is then recorded as done, not answered a second time after the lease runs out."""
+        give_up = time.monotonic() + self.lease_s
+        while True:
+            try:
+                if not self.store.finish(job.id, self.owner, status, error):
+                    self.stats["lost_lease"] += 1
+                    log.warning("job %s: its lease ran out and another worker took it over", job.id)
+                break
+            except StateUnavailable as exc:
+                if time.monotonic() >= give_up or self._stopping.wait(FINISH_RETRY_S):
+                    log.error("job %s: answered, but its status was not stored (%s); it is retried after the lease",
+                              job.id, exc)
+                    break
         key = {JobStatus.DONE: "answered", JobStatus.SKIPPED: "skipped"}.get(status, "failed")
         with self._cond:
             self.stats[key] += 1

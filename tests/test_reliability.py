@@ -308,3 +308,32 @@ def test_a_job_whose_answer_lost_the_job_store_is_answered_again_not_failed(tmp_
         worker.stop()
     assert attempts == {raised.id: [1, 2], reported.id: [1, 2]}
     assert worker.stats["retried"] == 2 and worker.stats["failed"] == 0 and worker.stats["answered"] == 2
+
+
+def test_an_answer_whose_status_cannot_be_stored_is_recorded_when_the_store_is_back(tmp_path):
+    """The database goes away just as an answer is finished: the worker keeps trying to store 'done'
+    (within one lease) instead of leaving the job 'running' until its lease runs out and answering it
+    a second time."""
+    from bot.jobstore import JobStatus, StateUnavailable
+    from bot.worker import Worker
+
+    class Flaky(State):
+        down_for = 2  # finish() calls that fail before the store is back
+
+        def finish(self, *args, **kwargs):
+            if self.down_for:
+                self.down_for -= 1
+                raise StateUnavailable("cannot reach the PostgreSQL state database FAQBOT_STATE_URL=…")
+            return super().finish(*args, **kwargs)
+
+    state = Flaky(tmp_path / "state.db")
+    job = state.accept(["ev:1"], kind="mention", channel="C1", user="U1", question="q1", ts="1.0", thread_ts="1.0")
+    answered = []
+    worker = Worker(state, lambda j: (answered.append(j.id), (JobStatus.DONE, None))[1], lambda j, kind: None,
+                    "host/worker/1", concurrency=2, lease_s=30).start()
+    try:
+        wait_until(lambda: state.job(job.id).status == "done", 5)
+    finally:
+        worker.stop()
+    assert answered == [job.id] and state.down_for == 0
+    assert worker.stats["answered"] == 1 and worker.stats["retried"] == 0
