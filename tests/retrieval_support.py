@@ -40,16 +40,21 @@ ALLDOCS_HELDOUT8 = DATA / "alldocs_heldout8.jsonl"
 # guide, getting-started and FAQ pages, one on the rest), measured once on the final code
 ALLDOCS_HELDOUT9 = DATA / "alldocs_heldout9.jsonl"
 ALLDOCS_HELDOUT10 = DATA / "alldocs_heldout10.jsonl"
+# and 45 + 45 more in the sixth session (one writer on pages a-l, one on m-z), measured once on the
+# code they were written for, and on the code before issue 10 to see how hard they are
+ALLDOCS_HELDOUT11 = DATA / "alldocs_heldout11.jsonl"
+ALLDOCS_HELDOUT12 = DATA / "alldocs_heldout12.jsonl"
 
 
 def heldout_questions(*paths: Path) -> list[dict]:
-    """The questions of these held-out files (default: all ten), in order."""
+    """The questions of these held-out files (default: all twelve), in order."""
     from rag_core.evaluate import load_questions
 
     return [q for path in (paths or (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3,
                                               ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                                               ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8,
-                                              ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10))
+                                              ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10, ALLDOCS_HELDOUT11,
+                                              ALLDOCS_HELDOUT12))
             for q in load_questions(str(path))]
 
 
