@@ -157,6 +157,8 @@ def test_200_mentions_over_two_serve_replicas_with_redeliveries_are_answered_onc
     posts = [c for c in slack.calls if c.method in POSTS and c.ok]
     assert sorted(c.params["thread_ts"] for c in posts) == sorted(e["event"]["ts"] for e, _ in mentions)
 
+    # a worker stores 'done' just after its last Slack call: wait for the writes, not a fixed time
+    wait_until(lambda: {r["status"] for r in jobs(cluster.state_url)} == {"done"}, 10, every=0.1)
     rows = jobs(cluster.state_url)
     assert len(rows) == 200 and {r["status"] for r in rows} == {"done"} and {r["attempts"] for r in rows} == {1}
     by_worker = {w.pid: sum(owner_pid(r["owner"]) == w.pid for r in rows) for w in workers}
