@@ -74,7 +74,7 @@ def _numbered(stem: str, count: int) -> dict[str, Path]:
 
 
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
-HELDOUT = _numbered("heldout", 12)
+HELDOUT = _numbered("heldout", 14)
 
 
 def _rows(path: Path) -> list[dict]:

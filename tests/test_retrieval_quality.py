@@ -19,6 +19,7 @@ from tests.conftest import DEV_QUESTIONS, SHARED
 from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
                                      ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8,
                                      ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10, ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12,
+                                     ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      PARAPHRASES, heldout_questions, local_embedder,
@@ -44,7 +45,7 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 555 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 645 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({q["q"] for q in heldout}) == len(heldout)
     # each target once, except that the seventh and eighth sets, written at the same time by two
     # writers who could not see each other's, share 13 (with different questions)
@@ -59,6 +60,8 @@ def test_question_sets_are_big_enough():
     assert len(later_pairs) == 90 and not earlier & later_pairs
     sixth_session = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12)}
     assert len(sixth_session) == 90 and not (earlier | later_pairs) & sixth_session
+    last = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14)}
+    assert len(last) == 90 and not (earlier | later_pairs | sixth_session) & last
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
@@ -329,6 +332,12 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
                      top_k=3)["modes"]["bm25"]
     assert m1112["recall@3"] >= 0.75, m1112["misses"]  # measured 0.778
     assert m1112["mrr"] >= 0.63  # measured 0.664
+    # the thirteenth and fourteenth, written blind after them; the thirteenth is as hard as the
+    # issue's set (before issue 10: 0.556 / 0.484) and below the issue's keyless targets today
+    m1314 = evaluate(keyless_alldocs, heldout_questions(ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14), ["bm25"],
+                     top_k=3)["modes"]["bm25"]
+    assert m1314["recall@3"] >= 0.66, m1314["misses"]  # measured 0.689
+    assert m1314["mrr"] >= 0.60  # measured 0.629
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + ADJACENT5 + ADJACENT6
     assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.760 (0.721 before VectorChord, ...)
