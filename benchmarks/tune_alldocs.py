@@ -23,7 +23,8 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            tests/data/alldocs_heldout7.jsonl and alldocs_heldout8.jsonl ("heldout7", "heldout8": 45
            each, written blind later in the fifth session to test rag_core.rerank once),
            tests/data/alldocs_heldout9.jsonl and alldocs_heldout10.jsonl ("heldout9", "heldout10":
-           45 each, written blind after it was adopted)
+           45 each, written blind after it was adopted), and heldout11 … heldout14 (45 each, written
+           blind in the sixth session; 13 and 14 tested one change, which was not kept)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),

@@ -48,18 +48,16 @@ ALLDOCS_HELDOUT12 = DATA / "alldocs_heldout12.jsonl"
 # for a setting) with the rule fixed beforehand; it failed and was not kept
 ALLDOCS_HELDOUT13 = DATA / "alldocs_heldout13.jsonl"
 ALLDOCS_HELDOUT14 = DATA / "alldocs_heldout14.jsonl"
+ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
+                    ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
+                    ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14)
 
 
 def heldout_questions(*paths: Path) -> list[dict]:
     """The questions of these held-out files (default: all fourteen), in order."""
     from rag_core.evaluate import load_questions
 
-    return [q for path in (paths or (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3,
-                                              ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
-                                              ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8,
-                                              ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10, ALLDOCS_HELDOUT11,
-                                              ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14))
-            for q in load_questions(str(path))]
+    return [q for path in (paths or ALLDOCS_HELDOUTS) for q in load_questions(str(path))]
 
 
 def need_local_model():
