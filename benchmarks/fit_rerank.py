@@ -11,7 +11,8 @@ when its text holds the expected heading.
 Printed:
 - leave-one-set-out: fitted on every set but one, tested on that one; recall@3 / MRR of rank
   fusion (today's RRF) and of the fitted score;
-- the weights fitted on all sets (paste them into rag_core.rerank.WEIGHTS or WEIGHTS_HYBRID);
+- the weights fitted on all sets (paste them into rag_core.rerank.WEIGHTS, or WEIGHTS_LATE for
+  hybrid: the collection tune_alldocs builds with the local model holds rag_core.late's data);
 - with --test, the sets named there, scored with those weights.
 
 A pairwise logistic regression (scikit-learn, installed with the dev extra's
@@ -34,7 +35,7 @@ from rag_core import rerank as R  # noqa: E402
 from rag_core import versions as V  # noqa: E402
 from rag_core.evaluate import MRR_DEPTH, is_hit  # noqa: E402
 
-SETS = "dev,heldout,heldout2,heldout3,heldout4,heldout5,heldout6"
+SETS = "dev,heldout,heldout2,heldout3,heldout4,heldout5,heldout6"  # WEIGHTS, WEIGHTS_HYBRID; WEIGHTS_LATE: + heldout7..14
 
 
 def question_rows(pipe, questions: list[dict], mode: str = "bm25") -> list[dict]:
@@ -49,7 +50,7 @@ def question_rows(pipe, questions: list[dict], mode: str = "bm25") -> list[dict]
         dense = [(h.id, h.score) for h in cand.dense] if mode == "hybrid" else None
         ids, rows = R.features(cand.terms, [(h.id, h.score) for h in cand.bm25],
                                [(h.id, h.score) for h in cand.head], pipe.chunk_facts(cand.version),
-                               pipe.headings(cand.version).idf, dense=dense)
+                               pipe.headings(cand.version).idf, dense=dense, late=pipe.late_scores(cand))
         texts = {h.id: h.text for h in [*cand.bm25, *cand.dense] if h.complete}
         texts.update({i: h.text for i, h in pipe.store.get_hits([i for i in ids if i not in texts]).items()})
         right = [is_hit(texts.get(i, ""), q["heading"]) for i in ids]
@@ -125,8 +126,9 @@ def main(argv=None) -> int:
     if pooled_new:
         print(line("held-out", pooled_base, pooled_new))
     weights = fit([q for name in names for q in data[name]])
-    in_use = R.WEIGHTS if args.mode == "bm25" else R.WEIGHTS_HYBRID
-    features = R.FEATURES + (R.DENSE_FEATURES if args.mode == "hybrid" else ())
+    late = args.mode == "hybrid" and pipe.late_on
+    in_use = R.WEIGHTS if args.mode == "bm25" else R.WEIGHTS_LATE if late else R.WEIGHTS_HYBRID
+    features = R.FEATURES + (R.DENSE_FEATURES if args.mode == "hybrid" else ()) + (R.LATE_FEATURES if late else ())
     print(f"weights on all ({', '.join(features)}):\n  {tuple(weights)}   (in rag_core.rerank: {in_use})")
     tested_base, tested_new = [], []
     for spec in args.test:

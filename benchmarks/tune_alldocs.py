@@ -24,7 +24,8 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            each, written blind later in the fifth session to test rag_core.rerank once),
            tests/data/alldocs_heldout9.jsonl and alldocs_heldout10.jsonl ("heldout9", "heldout10":
            45 each, written blind after it was adopted), and heldout11 … heldout14 (45 each, written
-           blind in the sixth session; 13 and 14 tested one change, which was not kept)
+           blind in the sixth session; 13 and 14 tested one change, which was not kept), heldout15 and
+           heldout16 (45 each, written blind in the seventh session to test late interaction, kept)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
@@ -75,7 +76,7 @@ def _numbered(stem: str, count: int) -> dict[str, Path]:
 
 
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
-HELDOUT = _numbered("heldout", 14)
+HELDOUT = _numbered("heldout", 16)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -117,7 +118,7 @@ class DiskCachedEmbedder:
         self.inner, self.name, self.dim, self.calls = inner, inner.name, inner.dim, 0
         self.short_window = getattr(inner, "short_window", False)
         self.path = path
-        self._vecs: dict[tuple[str, str], list[float]] = {}
+        self._vecs: dict[tuple[str, str], object] = {}
         if path.exists():
             try:
                 self._vecs = pickle.loads(path.read_bytes())
@@ -144,6 +145,22 @@ class DiskCachedEmbedder:
             self._vecs[key] = [float(x) for x in self.inner.embed_query(text)]
             self._dirty = True
         return self._vecs[key]
+
+    def embed_documents_late(self, texts):  # not cached: build() caches the collection it fills
+        self.calls += 1
+        return self.inner.embed_documents_late(texts)
+
+    def embed_query_late(self, text, prefix=""):  # cached like embed_query: latencies leave the model out
+        key = self._key("ql", prefix + text)
+        if key not in self._vecs:
+            vec, matrix = self.inner.embed_query_late(text, prefix)
+            self._vecs[key] = ([float(x) for x in vec], matrix)
+            self._dirty = True
+        return self._vecs[key]
+
+    @property
+    def late(self) -> bool:
+        return bool(getattr(self.inner, "late", False))
 
     def save(self):
         if self._dirty:
@@ -175,7 +192,8 @@ def rows_fingerprint(pipe: P.Pipeline) -> str:
         chunks = [c for c in chunks if P.indexable(c)]
     from rag_core.store import SCHEMA_VERSION
 
-    h = hashlib.sha1(f"{pipe.embedder.name}|{P.BM25Params()}|{pipe.store.__class__.__module__}|{SCHEMA_VERSION}".encode())
+    late = P.late.FORMAT if getattr(pipe.embedder, "late", False) else ""
+    h = hashlib.sha1(f"{pipe.embedder.name}|{P.BM25Params()}|{pipe.store.__class__.__module__}|{SCHEMA_VERSION}|{late}".encode())
     for c in chunks:
         h.update(f"{c.id}\x00{P.bm25_text(c, pipe.bm25_recipe)}\x00{P.bm25_head(c)}\x00{c.url}".encode())
         if pipe.embedder.dim:

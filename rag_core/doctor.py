@@ -35,6 +35,17 @@ def _docs(settings):
     yield "ok", "docs", f"{src.label} {settings.docs_glob}: {found}"
 
 
+def _late_note(emb, store) -> str:
+    """The local model's late interaction (rag_core.late): on, or how to turn it on."""
+    if not getattr(emb, "late", False):
+        return ""
+    from .late import FORMAT
+
+    if store.late_format() == FORMAT:
+        return "; late interaction on"
+    return "; no late-interaction data (built before it existed): `faqbot ingest --recreate` adds it"
+
+
 def _milvus(settings):
     from .embedders import EmbeddingError, build_embedder
     from .store import MilvusStore, StoreError
@@ -62,7 +73,7 @@ def _milvus(settings):
             yield "FAIL", "embedder", f"configured {emb.name} ({emb.dim} dims) does not match the collection: " \
                                       "run `faqbot ingest --recreate`"
         else:
-            yield "ok", "embedder", f"{emb.name} matches the collection"
+            yield "ok", "embedder", f"{emb.name} matches the collection" + _late_note(emb, store)
     except StoreError as exc:
         yield "FAIL", "milvus", str(exc)
     finally:

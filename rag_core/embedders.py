@@ -159,6 +159,41 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text):
         return self._encode([text])[0]
 
+    # ---- late interaction (rag_core.late): word-piece vectors from the same forward pass ----
+    late = True
+
+    def _encode_late(self, texts):
+        """(vector, word piece ids, their vectors in context) per text, special tokens left out."""
+        import numpy as np
+
+        self.calls += 1
+        special = set(self._model.tokenizer.all_special_ids)
+        out = []
+        for o in self._model.encode(list(texts), batch_size=32, output_value=None, show_progress_bar=False):
+            n = int(o["attention_mask"].sum())
+            ids = o["input_ids"][:n].tolist()
+            keep = [k for k, i in enumerate(ids) if i not in special]
+            vec = o["sentence_embedding"].float().numpy()
+            vec = vec / (float(np.linalg.norm(vec)) or 1.0)
+            out.append(([float(x) for x in vec], [ids[k] for k in keep], o["token_embeddings"][keep].float().numpy()))
+        return out
+
+    def embed_documents_late(self, texts):
+        """Per text: (dense vector, rag_core.late.piece_vectors of its word pieces)."""
+        from . import late
+
+        return [(vec, late.piece_vectors(ids, tv)) for vec, ids, tv in self._encode_late(texts)] if texts else []
+
+    def embed_query_late(self, text: str, prefix: str = ""):
+        """(dense vector of prefix + text, rag_core.late.query_matrix of the text's word pieces):
+        one forward pass; the prefix's word pieces are left out of the matrix."""
+        from . import late
+
+        vec, ids, tv = self._encode_late([prefix + text])[0]
+        skip = len(self._model.tokenizer(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
+        tokens = self._model.tokenizer.convert_ids_to_tokens(ids[skip:])
+        return vec, late.query_matrix(tokens, tv[skip:])
+
 
 def _resolve_local_model(name: str) -> str:
     """A local path for `name` when one is installed, else `name` (a Hugging Face id).

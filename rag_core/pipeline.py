@@ -10,9 +10,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from . import analysis
+from . import analysis, late
 from . import rerank as R
 from . import versions as V
 from .answer import AnswerUnavailable, Turn, build_prompt, extractive_answer
@@ -106,6 +106,7 @@ class Candidates:
     dense: list  # list[Hit], cosine over the dense vector
     version: str | None = None  # the docs version searched
     terms: tuple[str, ...] = ()  # the question's analysed words (rag_core.rerank)
+    late_query: Any = None  # the question's rag_core.late matrix, when late interaction ranks
 
 
 @dataclass(frozen=True)
@@ -491,6 +492,7 @@ class Pipeline:
         self._record: tuple[float, dict] | None = None
         self._auto_fusion: Fusion | None = None  # chosen from the embedder and the corpus size
         self._corpus_size: int | None = None
+        self._late: bool | None = None  # the collection holds rag_core.late matrices (read once)
         self._ingest_lock = threading.Lock()
         self._parts_lock = threading.RLock()
         self._heads: dict[str | None, tuple[str, HeadingIndex, dict[str, R.ChunkFacts]]] = {}
@@ -527,6 +529,22 @@ class Pipeline:
 
                     self._answerer = GeminiAnswerer(self.settings)
         return self._answerer
+
+    @property
+    def late_on(self) -> bool:
+        """Whether late interaction ranks with the local model: the embedder gives word-piece
+        vectors and the collection stores them in the format it expects (a collection built
+        before, or with another embedder, ranks without)."""
+        if self._late is None:
+            fmt = self.store.late_format() if getattr(self.embedder, "late", False) else ""
+            self._late = fmt == late.FORMAT
+            if getattr(self.embedder, "late", False) and not fmt and self.store.exists():
+                log.info("collection %r has no late-interaction data (built before it existed): the local "
+                         "model's hybrid ranks without it; `faqbot ingest --recreate` adds it", self.store.collection)
+            if fmt and not self._late:
+                log.warning("collection %r holds late-interaction data in format %s, not %s: ranking "
+                            "without it; re-run `faqbot ingest --recreate`", self.store.collection, fmt, late.FORMAT)
+        return self._late
 
     @property
     def piecewise(self) -> bool:
@@ -605,13 +623,15 @@ class Pipeline:
         if recreate:
             self.store.drop()
         if not self.store.exists():
-            self.store.create(emb.name, emb.dim, bm25_k1=self.bm25_params.k1, bm25_b=self.bm25_params.b)
+            self.store.create(emb.name, emb.dim, bm25_k1=self.bm25_params.k1, bm25_b=self.bm25_params.b,
+                              late=late.FORMAT if getattr(emb, "late", False) else "")
+        self._late = None  # whether the collection has late-interaction matrices: read again
         # embed what every changed version needs in one pass: identical text is embedded once and
         # the requests are ceil(distinct new texts / 100), not that per version
         plans = [(vd, fresh, self._plan_version(vd, fresh, report)) for vd, fresh in todo_versions]
         todo_all = [c for _, _, (_, todo, _) in plans for c in todo]
         ehash = {c.id: embedding_hash(c, self.embed_recipe, self.piecewise) for c in todo_all}
-        vectors = self._vectors_for(todo_all, ehash, progress, report) if emb.dim else {}
+        vectors = self._vectors_for(todo_all, ehash, progress, report) if emb.dim else {}  # id -> fields
         changed = False
         for vd, fresh, plan in plans:
             changed |= self._write_version(fresh, plan, ehash, vectors)
@@ -671,7 +691,7 @@ class Pipeline:
             kept = [c for cid, c in fresh.items() if cid in existing]
             ehash.update({c.id: existing[c.id][1] for c in kept})
             if emb.dim:
-                stored = self.store.vectors([c.id for c in kept])
+                stored = self.store.vectors([c.id for c in kept], self._embedding_fields())
                 vectors.update({c.id: stored[c.id] for c in kept})
             write = todo + kept
         rows = []
@@ -680,7 +700,7 @@ class Pipeline:
                    "url": c.url, "text": c.text, "version": c.version, "ehash": ehash[c.id],
                    "bm25_text": bm25_text(c, self.bm25_recipe), "bm25_head": bm25_head(c)}
             if emb.dim:
-                row["dense"] = vectors[c.id]
+                row.update(vectors[c.id])
             rows.append(row)
         if rows:
             self.store.upsert(rows)
@@ -688,11 +708,16 @@ class Pipeline:
             self.store.delete(vanished)
         return True
 
+    def _embedding_fields(self) -> tuple[str, ...]:
+        return ("dense", "late") if self.late_on else ("dense",)
+
     def _vectors_for(self, todo: list[Chunk], ehash: dict[str, str], progress: bool,
-                     report: IngestReport) -> dict[str, list[float]]:
-        """Dense vectors for new chunks: text already embedded (another version, a moved chunk)
-        is reused from the collection, and each distinct text is embedded once."""
-        known = self.store.vectors_by_ehash(list(set(ehash.values())))
+                     report: IngestReport) -> dict[str, dict]:
+        """The embedding fields of new chunks (`dense`; `late` where the collection has it), by id:
+        text already embedded (another version, a moved chunk) is reused from the collection, and
+        each distinct text is embedded once."""
+        fields = self._embedding_fields()
+        known = self.store.vectors_by_ehash(list(set(ehash.values())), fields)
         need: dict[str, list[str]] = {}
         for c in todo:
             if ehash[c.id] not in known:
@@ -707,17 +732,22 @@ class Pipeline:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False)
+        embed = self.embedder.embed_documents_late if "late" in fields else self.embedder.embed_documents
         parts: dict[str, list] = {h: [None] * len(pieces) for h, pieces in need.items()}
         step = 400
         for i in range(0, len(texts), step):
-            for (h, n), vec in zip(owners[i : i + step], self.embedder.embed_documents(texts[i : i + step])):
-                parts[h][n] = vec
+            for (h, n), out in zip(owners[i : i + step], embed(texts[i : i + step])):
+                parts[h][n] = out
             if bar:
                 bar.update(len(texts[i : i + step]))
         if bar:
             bar.close()
-        for h, vecs in parts.items():
-            known[h] = combine_pieces(vecs)
+        for h, outs in parts.items():
+            if "late" in fields:  # (vector, word pieces) per text
+                known[h] = {"dense": combine_pieces([v for v, _ in outs]),
+                            "late": late.encode(late.chunk_matrix([p for _, p in outs]))}
+            else:
+                known[h] = {"dense": combine_pieces(outs)}
         return {c.id: known[ehash[c.id]] for c in todo}
 
     # ---- search ----------------------------------------------------------------------
@@ -867,10 +897,13 @@ class Pipeline:
             raise EmbedderMismatch(
                 f"Search mode {mode!r} needs dense vectors: set GEMINI_API_KEY or "
                 "FAQBOT_EMBEDDER=sentence-transformers and run `faqbot ingest --recreate`.")
-        query_vec = None
+        query_vec, late_query = None, None
         if mode != "bm25":
             try:
-                query_vec = self.embedder.embed_query(self.fusion.query_prefix + question)
+                if mode == "hybrid" and mode in self.fusion.rerank and self.late_on:
+                    query_vec, late_query = self.embedder.embed_query_late(question, self.fusion.query_prefix)
+                else:
+                    query_vec = self.embedder.embed_query(self.fusion.query_prefix + question)
             except EmbeddingError as exc:
                 if not degrade:
                     raise
@@ -889,7 +922,8 @@ class Pipeline:
                 head_hits = [replace(found[i], score=s) if i in found else stub_hit(i, s, version)
                              for i, s in self.headings(version).search(analysed, n, *self.engine_bm25())]
         dense_hits = self.store.search_dense(query_vec, n, version=version) if query_vec is not None else []
-        return Candidates(mode, bm25_hits, head_hits, dense_hits, version, tuple(analysed.split()))
+        return Candidates(mode, bm25_hits, head_hits, dense_hits, version, tuple(analysed.split()),
+                          late_query if mode == "hybrid" else None)
 
     def fuse(self, cand: Candidates, top_k: int, mode: str | None = None) -> list[Hit]:
         """Weighted RRF of the lists `mode` uses (default: the mode the candidates were retrieved for)."""
@@ -927,8 +961,18 @@ class Pipeline:
         _, index, facts = self._headings_and_facts(cand.version)
         pairs = lambda hits: [(h.id, h.score) for h in hits]  # noqa: E731
         ranked = R.rerank(cand.terms, pairs(cand.bm25), pairs(cand.head), facts, index.idf,
-                          dense=None if dense is None else pairs(dense))
+                          dense=None if dense is None else pairs(dense),
+                          late=self.late_scores(cand) if dense is not None else None)
         return [replace(found[i], score=s) for i, s in ranked[:top_k]]
+
+    def late_scores(self, cand: Candidates) -> dict[str, float] | None:
+        """rag_core.late's score of each chunk the learned ranking weighs (None: not in use)."""
+        if cand.late_query is None:
+            return None
+        pairs = lambda hits: [(h.id, h.score) for h in hits]  # noqa: E731
+        ids = R.candidate_ids(pairs(cand.bm25), pairs(cand.head), pairs(cand.dense))
+        stored = self.store.vectors(ids, ("late",))
+        return {i: late.maxsim(cand.late_query, late.decode(row["late"])) for i, row in stored.items()}
 
     def signals(self, question: str, cand: Candidates) -> dict:
         return confidence_signals(question, cand, self.corpus_size(cand.version))

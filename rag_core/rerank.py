@@ -11,10 +11,13 @@ weighted sum of features:
 - the IDF-weighted share of the question's words that its page title and headings hold (IDF
   of the headings field);
 - whether it is a page intro (no heading of its own), and whether it is on an integration or
-  tutorial page (rag_core.scope.walkthrough_page).
+  tutorial page (rag_core.scope.walkthrough_page);
+- with the local model on a collection that stores them, late interaction: how well the chunk's
+  word pieces, in context, match the question's (rag_core.late; Pipeline.late_scores reads them).
 
-Everything it reads is in the process: the lists' ranks and scores, and per chunk the facts below,
-read with the headings (one scan per ingest of a version). No chunk text is analysed at query time.
+Everything else it reads is in the process: the lists' ranks and scores, and per chunk the facts
+below, read with the headings (one scan per ingest of a version). No chunk text is analysed at
+query time.
 
 The weights come from `python -m benchmarks.fit_rerank` (keyless) and `... --mode hybrid` (the
 local model, all-MiniLM-L6-v2: its cosines, not Gemini's): a pairwise logistic regression (each
@@ -27,6 +30,9 @@ all-docs dev set and held-out sets 1-6 (316 questions). Before each was adopted,
 - **Blind test:** two sets of 45 written blind (held-out 7 and 8), with the rule to adopt fixed
   before they were measured: keyless 0.667 / 0.593 -> 0.700 / 0.625, hybrid 0.756 / 0.693 ->
   0.822 / 0.729 (README, "Retrieval quality").
+Late interaction (WEIGHTS_LATE, seventh session): fitted the same way on dev and held-out 1-14;
+cross-validated 0.819 / 0.729 -> 0.842 / 0.741 over those 645 held-out questions, and on two sets
+written blind for its test (held-out 15 and 16) 0.856 / 0.785 -> 0.878 / 0.789.
 The FAQ pages keep rank fusion: the weights were fitted on whole docs, and a FAQ chunk is one
 question. Gemini's hybrid keeps RRF: its cosines are not MiniLM's.
 
@@ -50,6 +56,11 @@ DENSE_FEATURES = ("rank_dense", "score_dense", "below_best_dense")
 # fitted by benchmarks/fit_rerank.py (2026-11-30, dev + held-out 1-6 of the 3.0 docs)
 WEIGHTS = (14.36, 2.25, -1.67, 0.69, 1.39, -1.38, -0.94)
 WEIGHTS_HYBRID = (11.24, 1.1, -0.12, -0.03, -1.03, -1.27, -0.73, 4.37, 0.49, 8.21)  # + DENSE_FEATURES (local model)
+LATE_FEATURES = ("late_maxsim",)  # rag_core.late: the local model's word pieces, in context
+# + DENSE_FEATURES + LATE_FEATURES: fitted 2026-11-30 (seventh session) on dev + held-out 1-14, before
+# held-out 15 and 16 were measured (README, "Retrieval quality"); collections without late-interaction
+# data keep WEIGHTS_HYBRID
+WEIGHTS_LATE = (8.05, 0.64, -0.23, -0.2, -1.32, -1.01, -0.69, 2.26, 0.62, 4.6, 7.05)
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,11 @@ def chunk_facts(rows: Iterable[tuple[str, str, str, str, str]]) -> dict[str, Chu
 def features(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequence[tuple[str, float]],
              facts: Mapping[str, ChunkFacts], idf: Callable[[str], float], depth: int = DEPTH,
              dense: Sequence[tuple[str, float]] | None = None,
-             dense_depth: int = DENSE_DEPTH) -> tuple[list[str], list[tuple[float, ...]]]:
+             dense_depth: int = DENSE_DEPTH,
+             late: Mapping[str, float] | None = None) -> tuple[list[str], list[tuple[float, ...]]]:
     """The candidates (text list first, then headings, then dense) and their feature rows, in
-    FEATURES (+ DENSE_FEATURES when `dense` is given) order."""
+    FEATURES (+ DENSE_FEATURES when `dense` is given, + LATE_FEATURES when `late` is) order.
+    `late`: rag_core.late's score by chunk id (0 for a chunk without one)."""
     ranked = []
     for hits in (text[:depth], head[:depth]):
         top = hits[0][1] if hits and hits[0][1] else 1.0
@@ -107,16 +120,27 @@ def features(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequ
             rank_d, cos = by_dense.get(i, (dense_depth + 10, None))
             row += (1 / (RRF_K + rank_d), (cos - low) / (best - low) if cos is not None and best > low else 0.0,
                     cos - best if cos is not None else low - best - 0.05)
+        if late is not None:
+            row += (late.get(i, 0.0),)
         rows.append(row)
     return ids, rows
+
+
+def candidate_ids(text: Sequence[tuple[str, float]], head: Sequence[tuple[str, float]],
+                  dense: Sequence[tuple[str, float]] | None = None, depth: int = DEPTH) -> list[str]:
+    """The chunks `features` scores: the top of each list."""
+    return list(dict.fromkeys(i for i, _ in [*text[:depth], *head[:depth], *(dense or [])[:DENSE_DEPTH]]))
 
 
 def rerank(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequence[tuple[str, float]],
            facts: Mapping[str, ChunkFacts], idf: Callable[[str], float],
            weights: Sequence[float] | None = None, depth: int = DEPTH,
-           dense: Sequence[tuple[str, float]] | None = None) -> list[tuple[str, float]]:
-    """(chunk id, score), best first; ties keep the lists' order. With `dense`, the hybrid score."""
-    weights = weights or (WEIGHTS if dense is None else WEIGHTS_HYBRID)
-    ids, rows = features(terms, text, head, facts, idf, depth, dense)
+           dense: Sequence[tuple[str, float]] | None = None,
+           late: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
+    """(chunk id, score), best first; ties keep the lists' order. With `dense`, the hybrid score;
+    with `late` too (the local model's late interaction), WEIGHTS_LATE."""
+    if weights is None:
+        weights = WEIGHTS if dense is None else WEIGHTS_HYBRID if late is None else WEIGHTS_LATE
+    ids, rows = features(terms, text, head, facts, idf, depth, dense, late=late)
     scored = [(i, sum(w * x for w, x in zip(weights, row))) for i, row in zip(ids, rows)]
     return sorted(scored, key=lambda item: -item[1])

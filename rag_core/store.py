@@ -28,11 +28,12 @@ PROP_EMBEDDER = "faqbot.embedder"
 PROP_DIM = "faqbot.dim"
 PROP_SCHEMA = "faqbot.schema"
 PROP_VERSIONS = "faqbot.versions"
+PROP_LATE = "faqbot.late"  # the `late` field's format (rag_core.late.FORMAT), when the collection has one
 OUTPUT_FIELDS = ["id", "text", "title", "heading", "source", "url", "version"]
 
 # VARCHAR limits are in bytes
 _LIMITS = {"id": 64, "loc": 2048, "title": 512, "heading": 2048, "source": 1024, "url": 2048,
-           "text": 16384, "bm25_text": 32768, "bm25_head": 4096, "version": 32, "ehash": 64}
+           "text": 16384, "bm25_text": 32768, "bm25_head": 4096, "version": 32, "ehash": 64, "late": 65535}
 
 
 class StoreError(Exception):
@@ -96,6 +97,10 @@ def _where(version: str | None) -> dict:
     well — Milvus Lite's `count(*)` ignores `partition_names` (it counted all five rows of a
     two-version collection for one version); inside the partition the filter costs nothing."""
     return {"filter": version_filter(version), "partition_names": [partition_of(version)] if version else None}
+
+
+def _embedding_fields(row: dict, fields: Sequence[str]) -> dict:
+    return {f: [float(x) for x in row[f]] if f == "dense" else row[f] for f in fields}
 
 
 def _fit(value: str, field: str) -> str:
@@ -293,7 +298,9 @@ class MilvusStore:
         self._partitions = None
 
     def create(self, embedder_name: str, dim: int, bm25_k1: float | None = None,
-               bm25_b: float | None = None) -> None:
+               bm25_b: float | None = None, late: str = "") -> None:
+        """`late`: rag_core.late.FORMAT to give every chunk a `late` field (the local model's
+        word-piece vectors), or "" for none."""
         _import_pymilvus()
         from pymilvus import DataType, Function, FunctionType
 
@@ -327,14 +334,20 @@ class MilvusStore:
             if dim > 0:
                 schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
                 index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
-            c.create_collection(
-                self.collection, schema=schema, index_params=index,
-                properties={PROP_EMBEDDER: embedder_name, PROP_DIM: str(dim), PROP_SCHEMA: SCHEMA_VERSION},
-            )
+            props = {PROP_EMBEDDER: embedder_name, PROP_DIM: str(dim), PROP_SCHEMA: SCHEMA_VERSION}
+            if late and dim > 0:
+                schema.add_field("late", DataType.VARCHAR, max_length=_LIMITS["late"])
+                props[PROP_LATE] = late
+            c.create_collection(self.collection, schema=schema, index_params=index, properties=props)
 
         self._call(make)
         self._loaded = False
         self._partitions = None
+
+    def late_format(self) -> str:
+        """The format of the collection's `late` field ("" without one: built before it existed,
+        or not with the local model)."""
+        return self.properties().get(PROP_LATE, "") if self.exists() else ""
 
     def has_dense(self) -> bool:
         recorded = self.recorded_embedder()
@@ -392,17 +405,19 @@ class MilvusStore:
         """id -> location of every stored chunk (of one version)."""
         return {i: loc for i, (loc, _) in self.rows(version).items()}
 
-    def vectors_by_ehash(self, ehashes: Sequence[str], batch: int = 200) -> dict[str, list[float]]:
-        """Stored dense vectors of chunks whose embedding text has one of these hashes (identical
-        text in another version, or a chunk that only moved): reused instead of embedded again."""
+    def vectors_by_ehash(self, ehashes: Sequence[str], fields: Sequence[str] = ("dense",),
+                         batch: int = 200) -> dict[str, dict]:
+        """Stored embedding fields (`dense`, and `late` where the collection has it) of chunks whose
+        embedding text has one of these hashes (identical text in another version, or a chunk
+        that only moved), by hash: reused instead of embedded again."""
         hashes, out = sorted(set(ehashes)), {}
         if not hashes or not self.exists():
             return out
         self._ensure_loaded()
         for i in range(0, len(hashes), batch):
             expr = f"ehash in {json.dumps(hashes[i : i + batch])}"
-            for row in self._call(lambda c: c.query(self.collection, filter=expr, output_fields=["ehash", "dense"])):
-                out.setdefault(row["ehash"], [float(x) for x in row["dense"]])
+            for row in self._call(lambda c: c.query(self.collection, filter=expr, output_fields=["ehash", *fields])):
+                out.setdefault(row["ehash"], _embedding_fields(row, fields))
         return out
 
     def delete_version(self, version: str) -> int:
@@ -459,13 +474,14 @@ class MilvusStore:
                     self._partitions = None
         return name
 
-    def vectors(self, ids: Sequence[str], batch: int = 500) -> dict[str, list[float]]:
-        """The stored dense vectors of `ids` (to rewrite rows without embedding them again)."""
+    def vectors(self, ids: Sequence[str], fields: Sequence[str] = ("dense",), batch: int = 500) -> dict[str, dict]:
+        """The stored embedding fields of `ids`, by id (to rewrite rows without embedding them
+        again, or to read chunks' `late` matrices at query time)."""
         ids, out = list(ids), {}
         for i in range(0, len(ids), batch):
             part = ids[i : i + batch]
-            for row in self._call(lambda c: c.get(self.collection, ids=part, output_fields=["dense"])):
-                out[str(row["id"])] = [float(x) for x in row["dense"]]
+            for row in self._call(lambda c: c.get(self.collection, ids=part, output_fields=list(fields))):
+                out[str(row["id"])] = _embedding_fields(row, fields)
         return out
 
     def flush(self) -> None:

@@ -65,3 +65,71 @@ def test_keyless_pipeline_on_that_collection_is_a_mismatch(local, docs_zip):
             keyless.search("Where does Milvus store data?")
     finally:
         keyless.store.close()
+
+
+def test_ingest_stores_every_chunks_word_pieces(local):
+    from rag_core import late
+
+    pipe, report, _ = local
+    assert pipe.store.late_format() == late.FORMAT and pipe.late_on
+    ids = list(pipe.store.rows())
+    stored = pipe.store.vectors(ids, ("dense", "late"))
+    assert len(stored) == len(ids) == report.chunks
+    shapes = [late.decode(row["late"]).shape for row in stored.values()]
+    assert all(0 < n <= late.MAX_PIECES and d == late.PROJ_DIM for n, d in shapes)
+
+
+def test_the_question_gets_its_vector_and_word_pieces_in_one_pass():
+    emb = local_embedder()
+    calls = emb.calls
+    vec, matrix = emb.embed_query_late("where does milvus keep data?", "query: ")
+    assert emb.calls == calls + 1
+    assert vec == pytest.approx(emb.embed_query("query: where does milvus keep data?"), abs=1e-5)
+    # where, does, mil, ##vus, keep, data: the prefix's "query" and ":" and the "?" left out
+    assert matrix.shape == (6, 64)
+    (v1, p1), = emb.embed_documents_late(["Milvus stores data in object storage."])
+    assert v1 == pytest.approx(emb.embed_documents(["Milvus stores data in object storage."])[0], abs=1e-5)
+    assert len(p1[0]) == len(p1[1]) >= 7  # word pieces, special tokens left out
+
+
+def test_the_learned_hybrid_ranking_weighs_late_interaction(local, monkeypatch):
+    """On all docs (>= LARGE_CORPUS chunks) the local model's hybrid is ranked by rag_core.rerank
+    with the late feature; here the large-corpus fusion is forced on the FAQ pages."""
+    from rag_core import rerank as R
+    from rag_core.pipeline import FUSION_LARGE_BY_EMBEDDER
+
+    pipe, _, _ = local
+    fusion = FUSION_LARGE_BY_EMBEDDER["sentence-transformers:"]
+    seen = []
+    real = R.rerank
+    monkeypatch.setattr(R, "rerank", lambda *a, **k: seen.append(k.get("late")) or real(*a, **k))
+    keep = pipe.fusion
+    pipe.fusion = fusion
+    try:
+        cand = pipe.retrieve("where does milvus keep my data?", R.DEPTH, "hybrid", degrade=False)
+        scores = pipe.late_scores(cand)
+        assert cand.late_query is not None and set(scores) == set(
+            R.candidate_ids(*[[(h.id, h.score) for h in lst] for lst in (cand.bm25, cand.head, cand.dense)]))
+        res = pipe.search("where does milvus keep my data?", mode="hybrid")
+        assert seen and seen[-1] and res.hits[0].heading == "Where does Milvus store data?"
+        # a collection without the data (built before it existed) ranks as before, without it
+        pipe._late = False
+        assert pipe.retrieve("where does milvus keep my data?", R.DEPTH, "hybrid").late_query is None
+        pipe.search("where does milvus keep my data?", mode="hybrid")
+        assert seen[-1] is None
+    finally:
+        pipe.fusion, pipe._late = keep, None
+
+
+def test_doctor_says_whether_late_interaction_is_on(local):
+    from rag_core.doctor import _late_note
+
+    pipe, _, _ = local
+    assert _late_note(pipe.embedder, pipe.store) == "; late interaction on"
+
+    class Older:  # a collection built before the late field existed
+        def late_format(self):
+            return ""
+
+    assert "`faqbot ingest --recreate` adds it" in _late_note(pipe.embedder, Older())
+    assert _late_note(object(), pipe.store) == ""  # Gemini, keyless: nothing to say

@@ -89,3 +89,25 @@ def test_the_hybrid_score_lets_a_clear_dense_winner_lead():
     ranked = rerank([], [("lexical", 10.0), ("both", 9.0)], [], {}, idf,
                     dense=[("both", 0.70), ("semantic", 0.69), ("lexical", 0.40)])
     assert ranked[0][0] == "both" and {i for i, _ in ranked} == {"lexical", "both", "semantic"}
+
+
+def test_late_interaction_adds_one_feature_and_its_own_weights():
+    from rag_core.rerank import DENSE_FEATURES, LATE_FEATURES, WEIGHTS_HYBRID, WEIGHTS_LATE, candidate_ids
+
+    text, dense = [("x", 10.0), ("y", 9.0)], [("d", 0.62), ("x", 0.52)]
+    assert len(WEIGHTS_LATE) == len(FEATURES) + len(DENSE_FEATURES) + len(LATE_FEATURES)
+    plain_ids, plain = features(["partit"], text, [], {}, idf, dense=dense)
+    ids, rows = features(["partit"], text, [], {}, idf, dense=dense, late={"x": 0.4, "d": 0.9})
+    assert ids == plain_ids == candidate_ids(text, [], dense) == ["x", "y", "d"]
+    assert [r[:-1] for r in rows] == plain and [r[-1] for r in rows] == [0.4, 0.0, 0.9]  # none stored: 0
+    by_hand = {i: sum(w * x for w, x in zip(WEIGHTS_LATE, r)) for i, r in zip(ids, rows)}
+    ranked = rerank(["partit"], text, [], {}, idf, dense=dense, late={"x": 0.4, "d": 0.9})
+    assert ranked == sorted(by_hand.items(), key=lambda kv: -kv[1])
+    assert rerank(["partit"], text, [], {}, idf, dense=dense) == rerank(
+        ["partit"], text, [], {}, idf, dense=dense, weights=WEIGHTS_HYBRID)
+
+
+def test_a_chunk_whose_words_match_the_question_in_context_rises():
+    text, dense = [("a", 10.0), ("b", 9.5)], [("a", 0.60), ("b", 0.59)]
+    assert rerank([], text, [], {}, idf, dense=dense, late={"a": 0.5, "b": 0.5})[0][0] == "a"
+    assert rerank([], text, [], {}, idf, dense=dense, late={"a": 0.5, "b": 0.8})[0][0] == "b"
