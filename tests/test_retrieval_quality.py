@@ -20,7 +20,7 @@ from tests.conftest import DEV_QUESTIONS, SHARED
 from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4,
                                      ALLDOCS_HELDOUT5, ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8,
                                      ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10, ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12,
-                                     ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
+                                     ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14, ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      PARAPHRASES, heldout_questions, local_embedder,
@@ -46,7 +46,7 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 645 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 735 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({q["q"] for q in heldout}) == len(heldout)
     # each target once, except that the seventh and eighth sets, written at the same time by two
     # writers who could not see each other's, share 13 (with different questions)
@@ -63,6 +63,8 @@ def test_question_sets_are_big_enough():
     assert len(sixth_session) == 90 and not (earlier | later_pairs) & sixth_session
     last = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14)}
     assert len(last) == 90 and not (earlier | later_pairs | sixth_session) & last
+    seventh = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16)}
+    assert len(seventh) == 90 and not (earlier | later_pairs | sixth_session | last) & seventh
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
@@ -340,6 +342,11 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     m1314 = _keyless_on(keyless_alldocs, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14)
     assert m1314["recall@3"] >= 0.66, m1314["misses"]  # measured 0.689
     assert m1314["mrr"] >= 0.60  # measured 0.629
+    # the fifteenth and sixteenth, written blind in the seventh session to test late interaction
+    # (hybrid only); easier for keyless than the issue's set (before issue 10: 0.844 and 0.778)
+    m1516 = _keyless_on(keyless_alldocs, ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16)
+    assert m1516["recall@3"] >= 0.83, m1516["misses"]  # measured 0.856
+    assert m1516["mrr"] >= 0.72  # measured 0.756
     # the issue's split for keyless on all docs: >= 70 % of adjacent below, >= 85 % of real above
     adjacent = ADJACENT + ADJACENT2 + ADJACENT3 + ADJACENT4 + ADJACENT5 + ADJACENT6
     assert 1 - _split(keyless_alldocs, "bm25", adjacent) >= 0.70  # measured 0.760 (0.721 before VectorChord, ...)
