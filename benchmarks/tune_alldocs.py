@@ -25,7 +25,8 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            tests/data/alldocs_heldout9.jsonl and alldocs_heldout10.jsonl ("heldout9", "heldout10":
            45 each, written blind after it was adopted), and heldout11 … heldout14 (45 each, written
            blind in the sixth session; 13 and 14 tested one change, which was not kept), heldout15 and
-           heldout16 (45 each, written blind in the seventh session to test late interaction, kept)
+           heldout16 (45 each, written blind in the seventh session to test late interaction, kept),
+           heldout17 and heldout18 (45 each, written blind after it was adopted, measured once)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),
@@ -76,7 +77,7 @@ def _numbered(stem: str, count: int) -> dict[str, Path]:
 
 
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
-HELDOUT = _numbered("heldout", 16)
+HELDOUT = _numbered("heldout", 18)
 
 
 def _rows(path: Path) -> list[dict]:

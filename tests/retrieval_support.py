@@ -51,14 +51,17 @@ ALLDOCS_HELDOUT14 = DATA / "alldocs_heldout14.jsonl"
 # and two in the seventh session (pages a-l, m-z), to test late interaction (rag_core.late) once: kept
 ALLDOCS_HELDOUT15 = DATA / "alldocs_heldout15.jsonl"
 ALLDOCS_HELDOUT16 = DATA / "alldocs_heldout16.jsonl"
+# and two more the same way after it was adopted, measured once (a second blind check)
+ALLDOCS_HELDOUT17 = DATA / "alldocs_heldout17.jsonl"
+ALLDOCS_HELDOUT18 = DATA / "alldocs_heldout18.jsonl"
 ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                     ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
                     ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
-                    ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16)
+                    ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16, ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18)
 
 
 def heldout_questions(*paths: Path) -> list[dict]:
-    """The questions of these held-out files (default: all sixteen), in order."""
+    """The questions of these held-out files (default: all eighteen), in order."""
     from rag_core.evaluate import load_questions
 
     return [q for path in (paths or ALLDOCS_HELDOUTS) for q in load_questions(str(path))]
