@@ -109,6 +109,11 @@ class Candidates:
     late_query: Any = None  # the question's rag_core.late matrix, when late interaction ranks
 
 
+def _pairs(hits) -> list[tuple[str, float]]:
+    """(chunk id, score) of each hit: what rag_core.rerank reads of a list."""
+    return [(h.id, h.score) for h in hits]
+
+
 @dataclass(frozen=True)
 class Confidence:
     """Thresholds under which retrieval counts as 'nothing relevant found'.
@@ -536,9 +541,10 @@ class Pipeline:
         vectors and the collection stores them in the format it expects (a collection built
         before, or with another embedder, ranks without)."""
         if self._late is None:
-            fmt = self.store.late_format() if getattr(self.embedder, "late", False) else ""
+            wanted = bool(getattr(self.embedder, "late", False))
+            fmt = self.store.late_format() if wanted else ""
             self._late = fmt == late.FORMAT
-            if getattr(self.embedder, "late", False) and not fmt and self.store.exists():
+            if wanted and not fmt and self.store.exists():
                 log.info("collection %r has no late-interaction data (built before it existed): the local "
                          "model's hybrid ranks without it; `faqbot ingest --recreate` adds it", self.store.collection)
             if fmt and not self._late:
@@ -959,9 +965,8 @@ class Pipeline:
         dense = cand.dense if mode == "hybrid" else None
         found = {h.id: h for h in [*cand.head, *(dense or []), *cand.bm25]}  # the complete ones come last
         _, index, facts = self._headings_and_facts(cand.version)
-        pairs = lambda hits: [(h.id, h.score) for h in hits]  # noqa: E731
-        ranked = R.rerank(cand.terms, pairs(cand.bm25), pairs(cand.head), facts, index.idf,
-                          dense=None if dense is None else pairs(dense),
+        ranked = R.rerank(cand.terms, _pairs(cand.bm25), _pairs(cand.head), facts, index.idf,
+                          dense=None if dense is None else _pairs(dense),
                           late=self.late_scores(cand) if dense is not None else None)
         return [replace(found[i], score=s) for i, s in ranked[:top_k]]
 
@@ -969,8 +974,7 @@ class Pipeline:
         """rag_core.late's score of each chunk the learned ranking weighs (None: not in use)."""
         if cand.late_query is None:
             return None
-        pairs = lambda hits: [(h.id, h.score) for h in hits]  # noqa: E731
-        ids = R.candidate_ids(pairs(cand.bm25), pairs(cand.head), pairs(cand.dense))
+        ids = R.candidate_ids(_pairs(cand.bm25), _pairs(cand.head), _pairs(cand.dense))
         stored = self.store.vectors(ids, ("late",))
         return {i: late.maxsim(cand.late_query, late.decode(row["late"])) for i, row in stored.items()}
 

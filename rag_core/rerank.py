@@ -108,7 +108,7 @@ def features(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequ
     words = set(terms)
     weights = {t: idf(t) for t in words}
     total = sum(weights.values()) or 1.0
-    ids = list(dict.fromkeys([*by_text, *by_head, *by_dense]))
+    ids = candidate_ids(text, head, dense, depth, dense_depth)
     rows = []
     for i in ids:
         rank_t, score_t = by_text.get(i, (depth + 10, 0.0))
@@ -128,9 +128,10 @@ def features(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequ
 
 
 def candidate_ids(text: Sequence[tuple[str, float]], head: Sequence[tuple[str, float]],
-                  dense: Sequence[tuple[str, float]] | None = None, depth: int = DEPTH) -> list[str]:
-    """The chunks `features` scores: the top of each list."""
-    return list(dict.fromkeys(i for i, _ in [*text[:depth], *head[:depth], *(dense or [])[:DENSE_DEPTH]]))
+                  dense: Sequence[tuple[str, float]] | None = None, depth: int = DEPTH,
+                  dense_depth: int = DENSE_DEPTH) -> list[str]:
+    """The chunks `features` scores, in its order: the top of each list (text, headings, dense)."""
+    return list(dict.fromkeys(i for i, _ in [*text[:depth], *head[:depth], *(dense or [])[:dense_depth]]))
 
 
 def rerank(terms: Iterable[str], text: Sequence[tuple[str, float]], head: Sequence[tuple[str, float]],
