@@ -22,6 +22,7 @@ from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_
                                      ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10, ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12,
                                      ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14, ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16,
                                      ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18, ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20,
+                                     ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      PARAPHRASES, heldout_questions, local_embedder,
@@ -47,7 +48,7 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 915 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 1005 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({q["q"] for q in heldout}) == len(heldout)
     # each target once, except that the seventh and eighth sets, written at the same time by two
     # writers who could not see each other's, share 13 (with different questions)
@@ -70,6 +71,9 @@ def test_question_sets_are_big_enough():
     assert len(check) == 90 and not (earlier | later_pairs | sixth_session | last | seventh) & check
     eighth_session = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20)}
     assert len(eighth_session) == 90 and not (earlier | later_pairs | sixth_session | last | seventh | check) & eighth_session
+    refit = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22)}
+    older_pairs = earlier | later_pairs | sixth_session | last | seventh | check | eighth_session
+    assert len(refit) == 90 and not older_pairs & refit
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
@@ -293,7 +297,7 @@ def test_keyless_all_docs(keyless_alldocs):
     questions = [{"q": r["q"], "file": r["file"], "heading": r["heading"]} for r in rows]
     m = evaluate(keyless_alldocs, questions, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m["recall@3"] >= 0.70, m["misses"]  # measured 0.742
-    assert m["mrr"] >= 0.64  # measured 0.674 (0.690 with rank fusion, before rag_core.rerank)
+    assert m["mrr"] >= 0.63  # measured 0.654 (0.690 with rank fusion, before rag_core.rerank; 0.674 before the refit)
     assert 1 - _split(keyless_alldocs, "bm25", OFF) >= 0.75  # measured 0.861 (0.806 before Redis, MongoDB)
     assert _split(keyless_alldocs, "bm25", [q["q"] for q in questions]) >= 0.90  # measured 0.935
 
@@ -307,44 +311,47 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     """The held-out sets (Slack-style questions, floors per set) and the Milvus-adjacent off-topic ones."""
     heldout = heldout_questions(ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2)
     m = evaluate(keyless_alldocs, heldout, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m["recall@3"] >= 0.66, m["misses"]  # measured 0.686 (0.648 with rank fusion)
-    assert m["mrr"] >= 0.59  # measured 0.616 (0.583)
+    assert m["recall@3"] >= 0.66, m["misses"]  # measured 0.667 (0.648 with rank fusion; 0.686 before the refit)
+    assert m["mrr"] >= 0.59  # measured 0.625 (0.583)
     # the third set, written after the last tuning (easier: the code before issue 10 scored 0.911)
     third = heldout_questions(ALLDOCS_HELDOUT3)
     m3 = evaluate(keyless_alldocs, third, ["bm25"], top_k=3)["modes"]["bm25"]
-    assert m3["recall@3"] >= 0.88, m3["misses"]  # measured 0.911 (0.889)
-    assert m3["mrr"] >= 0.83  # measured 0.862 (0.804)
+    assert m3["recall@3"] >= 0.88, m3["misses"]  # measured 0.889 (0.889; 0.911 before the refit)
+    assert m3["mrr"] >= 0.83  # measured 0.860 (0.804)
     # the fourth, written blind before anything was measured on it: the hardest so far, below the
     # issue's recall target (0.70); these floors only guard against regressions
     fourth = heldout_questions(ALLDOCS_HELDOUT4)
     m4 = evaluate(keyless_alldocs, fourth, ["bm25"], top_k=3)["modes"]["bm25"]
     assert m4["recall@3"] >= 0.64, m4["misses"]  # measured 0.667 (0.622)
-    assert m4["mrr"] >= 0.58  # measured 0.610 (0.518)
-    # later sets: (files, recall@3 floor, MRR floor), measured recall@3 / MRR (with rank fusion, where given)
+    assert m4["mrr"] >= 0.58  # measured 0.604 (0.518)
+    # later sets: (files, recall@3 floor, MRR floor), measured recall@3 / MRR (with rank fusion, where given).
+    # Since the eighth session WEIGHTS are fitted on dev and held-out 1-20, so only 21 and 22 are blind
     floors = [
         # the fifth and sixth, written blind in the fifth session (two writers) and measured once
         # before anything was tried on them: both meet the issue's keyless targets (0.70 / 0.58)
-        ((ALLDOCS_HELDOUT5,), 0.73, 0.63),  # 0.756 / 0.663 (0.711 / 0.601)
-        ((ALLDOCS_HELDOUT6,), 0.73, 0.66),  # 0.756 / 0.692 (0.778 / 0.656)
+        ((ALLDOCS_HELDOUT5,), 0.73, 0.65),  # 0.733 / 0.675 (0.711 / 0.601)
+        ((ALLDOCS_HELDOUT6,), 0.73, 0.66),  # 0.756 / 0.690 (0.778 / 0.656)
         # the seventh and eighth, written blind to test rag_core.rerank once (pages milvus.io renders)
-        ((ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8), 0.66, 0.60),  # 0.689 / 0.625 (0.667 / 0.593)
+        ((ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8), 0.66, 0.61),  # 0.689 / 0.641 (0.667 / 0.593)
         # the ninth and tenth, written after it was adopted (easier than the issue's set: the code
         # before issue 10 measured 0.733 there)
-        ((ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10), 0.75, 0.69),  # 0.778 / 0.725
+        ((ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10), 0.75, 0.70),  # 0.778 / 0.736
         # the eleventh and twelfth, written blind in the sixth session; the eleventh is as hard as
         # the issue's set (the code before issue 10 measured 0.622 / 0.485 there)
-        ((ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12), 0.75, 0.63),  # 0.778 / 0.664
+        ((ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12), 0.75, 0.65),  # 0.778 / 0.680
         # the thirteenth and fourteenth, written blind after them; the thirteenth is as hard as the
         # issue's set (before issue 10: 0.556 / 0.484) and below the issue's keyless targets today
-        ((ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14), 0.66, 0.60),  # 0.689 / 0.629
+        ((ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14), 0.66, 0.60),  # 0.689 / 0.628
         # the fifteenth and sixteenth, written blind in the seventh session to test late interaction
         # (hybrid only); easier for keyless than the issue's set (before issue 10: 0.844 and 0.778)
-        ((ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16), 0.83, 0.72),  # 0.856 / 0.756
+        ((ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16), 0.86, 0.75),  # 0.889 / 0.782
         # the seventeenth and eighteenth, written blind after it was adopted (a second check of it)
-        ((ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18), 0.76, 0.68),  # 0.789 / 0.711
+        ((ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18), 0.79, 0.69),  # 0.822 / 0.717
         # the nineteenth and twentieth, written blind in the eighth session, half of them describing a
         # goal or symptom; as hard as the issue's set (before issue 10: 0.644 / 0.547 pooled)
-        ((ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20), 0.71, 0.61),  # 0.733 / 0.639
+        ((ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20), 0.71, 0.62),  # 0.733 / 0.652
+        # the twenty-first and twenty-second, written blind to test that refit (kept: 0.811 / 0.715 before)
+        ((ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22), 0.79, 0.69),  # 0.822 / 0.716
     ]
     for files, recall, mrr in floors:
         m = _keyless_on(keyless_alldocs, *files)
