@@ -77,7 +77,7 @@ def _numbered(stem: str, count: int) -> dict[str, Path]:
 
 
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
-HELDOUT = _numbered("heldout", 22)
+HELDOUT = _numbered("heldout", 24)
 
 
 def _rows(path: Path) -> list[dict]:

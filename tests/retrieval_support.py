@@ -61,12 +61,15 @@ ALLDOCS_HELDOUT20 = DATA / "alldocs_heldout20.jsonl"
 # and two more the same way later that session, to test refitting rag_core.rerank.WEIGHTS once: kept
 ALLDOCS_HELDOUT21 = DATA / "alldocs_heldout21.jsonl"
 ALLDOCS_HELDOUT22 = DATA / "alldocs_heldout22.jsonl"
+# and two more the same way after it, measured once: the most like the set so far
+ALLDOCS_HELDOUT23 = DATA / "alldocs_heldout23.jsonl"
+ALLDOCS_HELDOUT24 = DATA / "alldocs_heldout24.jsonl"
 ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                     ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
                     ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
                     ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16, ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18,
                     ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20,
-                    ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22)
+                    ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22, ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24)
 
 
 def heldout_questions(*paths: Path) -> list[dict]:
