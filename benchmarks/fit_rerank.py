@@ -35,7 +35,8 @@ from rag_core import rerank as R  # noqa: E402
 from rag_core import versions as V  # noqa: E402
 from rag_core.evaluate import MRR_DEPTH, is_hit  # noqa: E402
 
-SETS = "dev,heldout,heldout2,heldout3,heldout4,heldout5,heldout6"  # WEIGHTS_HYBRID; WEIGHTS_LATE: + heldout7..14; WEIGHTS: ..20
+# the sets WEIGHTS_HYBRID was fitted on; WEIGHTS_LATE used dev + heldout..heldout14, WEIGHTS dev + heldout..heldout20
+SETS = "dev,heldout,heldout2,heldout3,heldout4,heldout5,heldout6"
 
 
 def question_rows(pipe, questions: list[dict], mode: str = "bm25") -> list[dict]:

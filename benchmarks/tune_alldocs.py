@@ -26,7 +26,9 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            45 each, written blind after it was adopted), and heldout11 … heldout14 (45 each, written
            blind in the sixth session; 13 and 14 tested one change, which was not kept), heldout15 and
            heldout16 (45 each, written blind in the seventh session to test late interaction, kept),
-           heldout17 and heldout18 (45 each, written blind after it was adopted, measured once)
+           heldout17 and heldout18 (45 each, written blind after it was adopted, measured once),
+           heldout19 … heldout24 (45 each, written blind in the eighth session, half the questions
+           describing a goal or symptom; 21 and 22 tested the keyless refit, which was kept)
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),

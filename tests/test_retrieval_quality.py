@@ -25,7 +25,7 @@ from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_
                                      ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22, ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
-                                     PARAPHRASES, heldout_questions, local_embedder,
+                                     ALLDOCS_HELDOUTS, PARAPHRASES, heldout_questions, local_embedder,
                                      need_local_model, offtopic_questions, settings)
 
 DEV = load_questions(str(DEV_QUESTIONS))
@@ -57,25 +57,12 @@ def test_question_sets_are_big_enough():
     assert len({(q["file"], q["heading"]) for q in first_seven}) == len(first_seven)
     eighth = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT8)}
     assert len(eighth) == 45 and len(eighth & {(q["file"], q["heading"]) for q in first_seven}) == 13
-    later = heldout_questions(ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10)
-    earlier = {(q["file"], q["heading"]) for q in first_seven} | eighth
-    later_pairs = {(q["file"], q["heading"]) for q in later}
-    assert len(later_pairs) == 90 and not earlier & later_pairs
-    sixth_session = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12)}
-    assert len(sixth_session) == 90 and not (earlier | later_pairs) & sixth_session
-    last = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14)}
-    assert len(last) == 90 and not (earlier | later_pairs | sixth_session) & last
-    seventh = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16)}
-    assert len(seventh) == 90 and not (earlier | later_pairs | sixth_session | last) & seventh
-    check = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18)}
-    assert len(check) == 90 and not (earlier | later_pairs | sixth_session | last | seventh) & check
-    eighth_session = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20)}
-    assert len(eighth_session) == 90 and not (earlier | later_pairs | sixth_session | last | seventh | check) & eighth_session
-    refit = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22)}
-    older_pairs = earlier | later_pairs | sixth_session | last | seventh | check | eighth_session
-    assert len(refit) == 90 and not older_pairs & refit
-    last_pair = {(q["file"], q["heading"]) for q in heldout_questions(ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24)}
-    assert len(last_pair) == 90 and not (older_pairs | refit) & last_pair
+    # every later pair (two writers, pages a-l and m-z): 90 targets, none shared with an older set
+    seen = {(q["file"], q["heading"]) for q in first_seven} | eighth
+    for pair in [ALLDOCS_HELDOUTS[k:k + 2] for k in range(8, len(ALLDOCS_HELDOUTS), 2)]:
+        pairs = {(q["file"], q["heading"]) for q in heldout_questions(*pair)}
+        assert len(pairs) == 90 and not seen & pairs, [f.name for f in pair]
+        seen |= pairs
     assert len(ADJACENT2) >= 40 and not set(ADJACENT2) & set(ADJACENT + OFF)
     assert len(ADJACENT3) >= 30 and not set(ADJACENT3) & set(ADJACENT + ADJACENT2 + OFF)
     assert len(ADJACENT4) >= 30 and not set(ADJACENT4) & set(ADJACENT + ADJACENT2 + ADJACENT3 + OFF)
