@@ -134,6 +134,30 @@ def _import_pymilvus():
             os.environ["MILVUS_URI"] = saved
 
 
+_SCIPY_CHECK = threading.Lock()
+
+
+def _check_scipy_once() -> None:
+    """Run pymilvus's one-time "is scipy installed?" check on one thread, before any search.
+
+    pymilvus (2.6) runs that check on the first insert or search, and it executes scipy.sparse's
+    package code outside the import lock: two threads that search at once (the warm-up and a first
+    question) can see a half-imported scipy module and the search fails with "partially
+    initialized module 'scipy.sparse._lil'". Importing scipy.sparse fully here first, then letting
+    the check run, leaves the later calls nothing to race over."""
+    with _SCIPY_CHECK:
+        try:
+            import scipy.sparse  # noqa: F401 — complete, in sys.modules, before pymilvus re-executes it
+        except ImportError:
+            pass
+        try:
+            from pymilvus.client.utils import SciPyHelper
+
+            SciPyHelper.is_scipy_sparse(None)
+        except (ImportError, AttributeError):  # a pymilvus without the helper: nothing to race over
+            pass
+
+
 def quiet_client_logs() -> None:
     """pymilvus logs every RPC error with a traceback; we report errors ourselves."""
     level = logging.DEBUG if os.environ.get("FAQBOT_DEBUG") else logging.CRITICAL
@@ -176,6 +200,7 @@ class MilvusStore:
 
     def _connect(self):
         _import_pymilvus()
+        _check_scipy_once()
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 

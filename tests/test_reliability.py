@@ -337,3 +337,33 @@ def test_an_answer_whose_status_cannot_be_stored_is_recorded_when_the_store_is_b
         worker.stop()
     assert answered == [job.id] and state.down_for == 0
     assert worker.stats["answered"] == 1 and worker.stats["retried"] == 0
+
+
+RACE = r"""
+import sys, threading, time
+from rag_core.store import MilvusStore
+from pymilvus.client.utils import SciPyHelper
+
+MilvusStore(sys.argv[1]).client()  # what the first search does, on whichever thread gets there first
+checked_on_open = SciPyHelper._checked
+errors = []
+def first_search(delay):
+    time.sleep(delay)
+    try:
+        SciPyHelper.is_scipy_sparse([0.5])  # what every pymilvus insert and search runs
+    except Exception as exc:
+        errors.append(repr(exc)[:120])
+threads = [threading.Thread(target=first_search, args=(i * 0.02,)) for i in range(20)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(checked_on_open, errors)
+"""
+
+
+def test_concurrent_first_searches_do_not_race_pymilvus_scipy_check(tmp_path):
+    """CI saw the warm-up and a first question search at once and one fail with "partially
+    initialized module 'scipy.sparse._lil'": pymilvus re-executes scipy.sparse outside the import
+    lock on its first call. Opening the store runs that check once, on one thread."""
+    out = subprocess.run([sys.executable, "-c", RACE, str(tmp_path / "race.db")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True []"
