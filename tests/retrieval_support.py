@@ -64,16 +64,18 @@ ALLDOCS_HELDOUT22 = DATA / "alldocs_heldout22.jsonl"
 # and two more the same way after it, measured once: the most like the set so far
 ALLDOCS_HELDOUT23 = DATA / "alldocs_heldout23.jsonl"
 ALLDOCS_HELDOUT24 = DATA / "alldocs_heldout24.jsonl"
-# and two in the ninth session, the same way (no change tested): measured once
+# and four in the ninth session, the same way (no change tested): each pair measured once
 ALLDOCS_HELDOUT25 = DATA / "alldocs_heldout25.jsonl"
 ALLDOCS_HELDOUT26 = DATA / "alldocs_heldout26.jsonl"
+ALLDOCS_HELDOUT27 = DATA / "alldocs_heldout27.jsonl"
+ALLDOCS_HELDOUT28 = DATA / "alldocs_heldout28.jsonl"
 ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                     ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
                     ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
                     ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16, ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18,
                     ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20,
                     ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22, ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24,
-                    ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26)
+                    ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26, ALLDOCS_HELDOUT27, ALLDOCS_HELDOUT28)
 
 
 def heldout_questions(*paths: Path) -> list[dict]:

@@ -23,7 +23,7 @@ from tests.retrieval_support import (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_
                                      ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14, ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16,
                                      ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18, ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20,
                                      ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22, ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24,
-                                     ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26,
+                                     ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26, ALLDOCS_HELDOUT27, ALLDOCS_HELDOUT28,
                                      OFFTOPIC_ADJACENT, OFFTOPIC_ADJACENT2, OFFTOPIC_ADJACENT3, OFFTOPIC_ADJACENT4,
                                      OFFTOPIC_ADJACENT5, OFFTOPIC_ADJACENT6,
                                      ALLDOCS_HELDOUTS, PARAPHRASES, heldout_questions, local_embedder,
@@ -49,7 +49,7 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 1185 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 1275 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({q["q"] for q in heldout}) == len(heldout)
     # each target once, except that the seventh and eighth sets, written at the same time by two
     # writers who could not see each other's, share 13 (with different questions)
@@ -348,6 +348,9 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
         # the twenty-fifth and twenty-sixth, written blind in the ninth session and measured once: harder
         # than the issue's set for the code before issue 10 (0.556 / 0.494)
         ((ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26), 0.73, 0.60),  # 0.756 / 0.623
+        # the twenty-seventh and twenty-eighth, written blind after them and measured once (before issue 10:
+        # 0.611 / 0.466, as hard as the issue's set)
+        ((ALLDOCS_HELDOUT27, ALLDOCS_HELDOUT28), 0.72, 0.60),  # 0.744 / 0.628
     ]
     for files, recall, mrr in floors:
         m = _keyless_on(keyless_alldocs, *files)
