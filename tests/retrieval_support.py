@@ -54,28 +54,18 @@ ALLDOCS_HELDOUT16 = DATA / "alldocs_heldout16.jsonl"
 # and two more the same way after it was adopted, measured once (a second blind check)
 ALLDOCS_HELDOUT17 = DATA / "alldocs_heldout17.jsonl"
 ALLDOCS_HELDOUT18 = DATA / "alldocs_heldout18.jsonl"
-# and two in the eighth session (a-l, m-z), half the questions describing a goal or symptom instead of
-# naming the feature: as hard as the issue's set for the code before issue 10; measured once
-ALLDOCS_HELDOUT19 = DATA / "alldocs_heldout19.jsonl"
-ALLDOCS_HELDOUT20 = DATA / "alldocs_heldout20.jsonl"
-# and two more the same way later that session, to test refitting rag_core.rerank.WEIGHTS once: kept
-ALLDOCS_HELDOUT21 = DATA / "alldocs_heldout21.jsonl"
-ALLDOCS_HELDOUT22 = DATA / "alldocs_heldout22.jsonl"
-# and two more the same way after it, measured once: the most like the issue's set so far
-ALLDOCS_HELDOUT23 = DATA / "alldocs_heldout23.jsonl"
-ALLDOCS_HELDOUT24 = DATA / "alldocs_heldout24.jsonl"
-# and four in the ninth session, the same way (no change tested): each pair measured once
-ALLDOCS_HELDOUT25 = DATA / "alldocs_heldout25.jsonl"
-ALLDOCS_HELDOUT26 = DATA / "alldocs_heldout26.jsonl"
-ALLDOCS_HELDOUT27 = DATA / "alldocs_heldout27.jsonl"
-ALLDOCS_HELDOUT28 = DATA / "alldocs_heldout28.jsonl"
+# and ten more, pairs written the same way (a-l, m-z) with half the questions describing a goal or symptom:
+# 19-24 in the eighth session (21 and 22 tested the keyless refit), 25-28 in the ninth; each pair measured once
+LATER_HELDOUTS = tuple(DATA / f"alldocs_heldout{n}.jsonl" for n in range(19, 29))
 ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                     ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
                     ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,
-                    ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16, ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18,
-                    ALLDOCS_HELDOUT19, ALLDOCS_HELDOUT20,
-                    ALLDOCS_HELDOUT21, ALLDOCS_HELDOUT22, ALLDOCS_HELDOUT23, ALLDOCS_HELDOUT24,
-                    ALLDOCS_HELDOUT25, ALLDOCS_HELDOUT26, ALLDOCS_HELDOUT27, ALLDOCS_HELDOUT28)
+                    ALLDOCS_HELDOUT15, ALLDOCS_HELDOUT16, ALLDOCS_HELDOUT17, ALLDOCS_HELDOUT18, *LATER_HELDOUTS)
+
+
+def heldout_files(*numbers: int) -> tuple[Path, ...]:
+    """Held-out files by number (1 = alldocs_heldout.jsonl)."""
+    return tuple(ALLDOCS_HELDOUTS[n - 1] for n in numbers)
 
 
 def heldout_questions(*paths: Path) -> list[dict]:
