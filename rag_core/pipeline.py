@@ -120,8 +120,8 @@ class Confidence:
 
     Measured with `python -m benchmarks.tune_alldocs` on two corpora (the 2.4 FAQ pages, 66
     chunks, and all 3.0 docs, ~4,000 chunks) with the dev questions, tests/data/paraphrases.jsonl,
-    tests/data/offtopic.jsonl and tests/data/offtopic_adjacent.jsonl (numbers in the README,
-    "Retrieval quality"). One set of thresholds (except the keyless bar, below) serves both
+    tests/data/offtopic.jsonl and tests/data/offtopic_adjacent.jsonl (numbers in
+    docs/retrieval-quality.md). One set of thresholds (except the keyless bar, below) serves both
     corpora because the signals do not grow with the corpus:
 
     - BM25 evidence `bm25_norm` = top BM25 score x sqrt(share of the question's terms found in
@@ -328,7 +328,7 @@ class BM25Params:
     b: float = 0.75
 
 
-# Defaults picked by `python benchmarks/tune_retrieval.py` (section 1; numbers in the README, "Retrieval quality").
+# Defaults picked by `python benchmarks/tune_retrieval.py` (section 1; numbers in docs/retrieval-quality.md).
 # BM25 k1/b: Milvus Lite accepts bm25_k1/bm25_b but its scores do not change (the script
 # checks), so we keep the standard 1.2/0.75 that servers apply too.
 BM25_RECIPE = TextRecipe(title=True, parents=True, heading=2, body=True)
@@ -374,7 +374,7 @@ def embedding_text(chunk: Chunk, recipe: TextRecipe | None = None) -> str:
 # piece (the chunk's heading and opening text) weighs FIRST_PIECE_WEIGHT. A chunk that is one
 # piece is embedded exactly as before. On all docs: 4,085 chunks -> 7,729 pieces (1.9x the
 # embedding work at ingest, none at query time); dense-only MRR 0.523 -> 0.592 (dev) and 0.456
-# -> 0.573 (held-out). Chosen by `python -m benchmarks.tune_alldocs` (README, "Retrieval quality").
+# -> 0.573 (held-out). Chosen by `python -m benchmarks.tune_alldocs` (docs/retrieval-quality.md).
 PIECE_CHARS = 900
 PIECE_MAX = 4
 FIRST_PIECE_WEIGHT = 2.0

@@ -30,7 +30,7 @@ the eighth session, below). Before each was adopted, recall@3 / MRR:
   0.711).
 - **Blind test:** two sets of 45 written blind (held-out 7 and 8), with the rule to adopt fixed
   before they were measured: keyless 0.667 / 0.593 -> 0.700 / 0.625, hybrid 0.756 / 0.693 ->
-  0.822 / 0.729 (README, "Retrieval quality").
+  0.822 / 0.729 (docs/retrieval-quality.md).
 Keyless refit (eighth session) on dev and held-out 1-20 (946 questions): cross-validated on held-out
 7-20 0.759 / 0.678 -> 0.765 / 0.688; on two sets written blind for its test (held-out 21 and 22)
 0.811 / 0.715 -> 0.822 / 0.716.
@@ -59,7 +59,7 @@ FEATURES = ("rank_text", "score_text", "rank_head", "score_head", "title_heading
 DENSE_FEATURES = ("rank_dense", "score_dense", "below_best_dense")
 # `python -m benchmarks.fit_rerank --sets dev,heldout,heldout2,...,heldout20` (eighth session; first fitted on
 # dev + held-out 1-6, (14.36, 2.25, -1.67, 0.69, 1.39, -1.38, -0.94)). The refit was adopted under a rule fixed
-# before held-out 21 and 22 existed: 0.811 / 0.715 -> 0.822 / 0.716 there (README, "Retrieval quality")
+# before held-out 21 and 22 existed: 0.811 / 0.715 -> 0.822 / 0.716 there (docs/retrieval-quality.md)
 WEIGHTS = (13.94, 2.01, -0.72, 0.08, 1.39, -1.18, -0.62)
 WEIGHTS_HYBRID = (11.24, 1.1, -0.12, -0.03, -1.03, -1.27, -0.73, 4.37, 0.49, 8.21)  # + DENSE_FEATURES (local model)
 LATE_FEATURES = ("late_maxsim",)  # rag_core.late: the local model's word pieces, in context
