@@ -80,7 +80,7 @@ def _numbered(stem: str, count: int) -> dict[str, Path]:
 
 
 OFFTOPIC = {"offtopic": DATA / "offtopic.jsonl", **_numbered("adjacent", 6)}
-HELDOUT = _numbered("heldout", 28)
+HELDOUT = _numbered("heldout", 30)
 
 
 def _rows(path: Path) -> list[dict]:

@@ -55,8 +55,9 @@ ALLDOCS_HELDOUT16 = DATA / "alldocs_heldout16.jsonl"
 ALLDOCS_HELDOUT17 = DATA / "alldocs_heldout17.jsonl"
 ALLDOCS_HELDOUT18 = DATA / "alldocs_heldout18.jsonl"
 # and ten more, pairs written the same way (a-l, m-z) with half the questions describing a goal or symptom:
-# 19-24 in the eighth session (21 and 22 tested the keyless refit), 25-28 in the ninth; each pair measured once
-LATER_HELDOUTS = tuple(DATA / f"alldocs_heldout{n}.jsonl" for n in range(19, 29))
+# 19-24 in the eighth session (21 and 22 tested the keyless refit), 25-28 in the ninth, 29-30 in the tenth;
+# each pair measured once
+LATER_HELDOUTS = tuple(DATA / f"alldocs_heldout{n}.jsonl" for n in range(19, 31))
 ALLDOCS_HELDOUTS = (ALLDOCS_HELDOUT, ALLDOCS_HELDOUT2, ALLDOCS_HELDOUT3, ALLDOCS_HELDOUT4, ALLDOCS_HELDOUT5,
                     ALLDOCS_HELDOUT6, ALLDOCS_HELDOUT7, ALLDOCS_HELDOUT8, ALLDOCS_HELDOUT9, ALLDOCS_HELDOUT10,
                     ALLDOCS_HELDOUT11, ALLDOCS_HELDOUT12, ALLDOCS_HELDOUT13, ALLDOCS_HELDOUT14,

@@ -1,7 +1,7 @@
 """Retrieval quality on real Milvus Lite: recall/MRR floors and the confidence split.
 
-Floors are the values measured by `python -m benchmarks.tune_alldocs` (see the README section
-"Retrieval quality"), rounded down a little, so a change that makes retrieval worse fails here.
+Floors are the values measured by `python -m benchmarks.tune_alldocs` (see
+docs/retrieval-quality.md), rounded down a little, so a change that makes retrieval worse fails here.
 The FAQ corpus is checked in every mode; all 3.0 docs keyless only (~20 s).
 """
 
@@ -47,7 +47,7 @@ def test_question_sets_are_big_enough():
     assert len(OFF) >= 30
     assert len(ADJACENT) >= 40 and not set(ADJACENT) & set(OFF)
     heldout = heldout_questions()
-    assert len(heldout) >= 1275 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
+    assert len(heldout) >= 1365 and all(q["file"].endswith(".md") and q["heading"] for q in heldout)
     assert len({q["q"] for q in heldout}) == len(heldout)
     # each target once, except that the seventh and eighth sets, written at the same time by two
     # writers who could not see each other's, share 13 (with different questions)
@@ -313,7 +313,7 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
     assert m4["recall@3"] >= 0.64, m4["misses"]  # measured 0.667 (0.622)
     assert m4["mrr"] >= 0.58  # measured 0.604 (0.518)
     # later sets: (files, recall@3 floor, MRR floor), measured recall@3 / MRR (with rank fusion, where given).
-    # Since the eighth session WEIGHTS are fitted on dev and held-out 1-20, so only 21-28 are blind to them
+    # Since the eighth session WEIGHTS are fitted on dev and held-out 1-20, so only 21-30 are blind to them
     floors = [
         # the fifth and sixth, written blind in the fifth session (two writers) and measured once
         # before anything was tried on them: both meet the issue's keyless targets (0.70 / 0.58)
@@ -349,6 +349,9 @@ def test_keyless_all_docs_held_out(keyless_alldocs):
         # the twenty-seventh and twenty-eighth, written blind after them and measured once (before issue 10:
         # 0.611 / 0.466, as hard as the issue's set)
         (heldout_files(27, 28), 0.72, 0.60),  # 0.744 / 0.628
+        # the twenty-ninth and thirtieth, written blind in the tenth session and measured once: harder than
+        # the issue's set for the code before issue 10 (0.556 / 0.463)
+        (heldout_files(29, 30), 0.71, 0.63),  # 0.733 / 0.651
     ]
     for files, recall, mrr in floors:
         m = _keyless_on(keyless_alldocs, *files)
