@@ -17,12 +17,18 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 DOCS_BASE_URL = "https://milvus.io/docs/"
+# Pages whose front matter says `deprecate: true` are, but for one, not rendered by milvus.io (13 of
+# the 14 with text in the 3.0 docs are missing from ../shared/data/anchors_v3.0.x.tsv), so their
+# chunks link to the page's source in milvus-io/web-content, the repository milvus.io renders, and
+# say they are deprecated.
+WEB_CONTENT_BLOB_URL = "https://github.com/milvus-io/web-content/blob/master/"
+DEPRECATED_NOTE = " (deprecated)"
 # gemini-embedding-001 reads 2,048 tokens; ~4,000 chars stays well inside it and
 # inside MiniLM's useful window once title and heading are added.
 MAX_CHARS = 4000
 # bump whenever chunking changes what it produces: the ingest of an unchanged docs version is
 # skipped only when this matches the version recorded at the last ingest
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 # Outside the FAQ pages a section is one chunk together with the subsections that follow it
 # while the whole stays under MERGE_CHARS (a heading with a one-line intro or no text at all,
 # e.g. "Enable coordinator HA" above "With Helm" / "With Docker", is no chunk on its own);
@@ -226,6 +232,19 @@ def _split(lines: list[str], starts: list[int], max_chars: int) -> list[list[str
     return parts
 
 
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading when it renders markdown: lower case, every character but
+    letters, digits, spaces, '-' and '_' dropped, each space turned into '-'."""
+    kept = "".join(ch for ch in heading.strip().lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+def source_url(source: str, version: str, heading: str = "") -> str:
+    """A page's markdown in milvus-io/web-content (for the pages milvus.io does not render)."""
+    url = f"{WEB_CONTENT_BLOB_URL}{version}/site/{source}"
+    return f"{url}#{github_anchor(heading)}" if heading and github_anchor(heading) else url
+
+
 def versioned_url(url: str, version: str = "", current: bool = True) -> str:
     """milvus.io serves the current version at /docs/<id>, any other at /docs/<version>/<id>."""
     if current or not version or not url.startswith(DOCS_BASE_URL):
@@ -284,6 +303,8 @@ def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS, version: 
         h1 = next((h for h in headings if h[0] == 1), None)
         title = h1[3] if h1 else PurePosixPath(source).stem.replace("_", " ")
     front_id = meta.get("id")
+    deprecated = meta.get("deprecate", "").lower() == "true"
+    shown_title = title + DEPRECATED_NOTE if deprecated else title
 
     # sections: (path, heading, first body line, end line)
     sections: list[tuple[tuple[str, ...], str, int, int]] = []
@@ -316,11 +337,12 @@ def chunk_document(source: str, text: str, max_chars: int = MAX_CHARS, version: 
             chunks.append(
                 Chunk(
                     source=source,
-                    title=title,
+                    title=shown_title,
                     heading=heading,
                     path=path,
                     body=cleaned,
-                    url=versioned_url(page_url(source, front_id, heading), version, current),
+                    url=(source_url(source, version, heading) if deprecated and version
+                         else versioned_url(page_url(source, front_id, heading), version, current)),
                     part=part,
                     version=version,
                 )

@@ -284,3 +284,65 @@ def test_split_tables_repeat_their_header_row(rows, kind, cap):
         assert lines[start : start + len(header)] == [h.strip() for h in header]
     seen = [r.strip() for c in table_parts for r in row_starts if r.strip() in [x.strip() for x in c.body.split("\n")]]
     assert seen == [r.strip() for r in row_starts]
+
+
+# --- links that land, deprecated pages included ---------------------------------------------
+
+DEPRECATED_PAGE = """---
+id: install_old.md
+title: Install the old way
+deprecate: true
+---
+
+# Install the old way
+
+Use the old installer.
+
+## Step 1: Download
+
+Fetch `old.tar.gz` and unpack it.
+"""
+
+
+def test_a_deprecated_page_links_to_its_source_on_github_and_says_so():
+    chunks = chunk_document("en/getstarted/install_old.md", DEPRECATED_PAGE, version="v3.0.x", current=True)
+    assert {c.title for c in chunks} == {"Install the old way (deprecated)"}
+    step = next(c for c in chunks if c.heading == "Step 1: Download")
+    assert step.url == ("https://github.com/milvus-io/web-content/blob/master/v3.0.x/site/"
+                        "en/getstarted/install_old.md#step-1-download")
+    # the same page in an older version: its own folder in the repository
+    old = chunk_document("en/getstarted/install_old.md", DEPRECATED_PAGE, version="v2.5.x", current=False)
+    assert all(c.url.startswith("https://github.com/milvus-io/web-content/blob/master/v2.5.x/site/") for c in old)
+    # the page without the flag keeps its milvus.io link and title
+    kept = chunk_document("en/getstarted/install_old.md", DEPRECATED_PAGE.replace("deprecate: true\n", ""),
+                          version="v3.0.x", current=True)
+    assert {c.title for c in kept} == {"Install the old way"}
+    assert next(c for c in kept if c.heading == "Step 1: Download").url == \
+        "https://milvus.io/docs/install_old.md#Step-1-Download"
+
+
+def test_every_link_of_the_3_0_docs_lands(tmp_path):
+    """Every chunk of all 3.0 docs links to a page and heading milvus.io renders
+    (anchors_v3.0.x.tsv), or, for the pages marked deprecated (15; one is empty, and milvus.io
+    renders only one of the other 14), to the page's source in milvus-io/web-content."""
+    with open(ANCHORS_TSV, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    rendered = defaultdict(set)
+    for page, _level, _heading, anchor_id in rows:
+        rendered[page].add(anchor_id)
+    docs = load_documents(str(DOCS_ZIPS[0]), "en/**/*.md", tmp_path)
+    chunks = chunk_documents(docs, version="v3.0.x", current=True)
+    github = [c for c in chunks if c.url.startswith("https://github.com/")]
+    assert len({c.source for c in github}) == 14
+    assert all(c.title.endswith("(deprecated)") for c in github)
+    assert all(c.url.startswith(f"https://github.com/milvus-io/web-content/blob/master/v3.0.x/site/{c.source}")
+               for c in github)
+    not_landing = []
+    for c in chunks:
+        if c in github:
+            continue
+        page, _, anchor_id = c.url.removeprefix("https://milvus.io/docs/").partition("#")
+        if c.source not in rendered or page != c.source.rsplit("/", 1)[-1] \
+                or (anchor_id and anchor_id not in rendered[c.source]):
+            not_landing.append((c.source, c.heading, c.url))
+    assert not_landing == []
