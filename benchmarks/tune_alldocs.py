@@ -29,7 +29,8 @@ Question sets (a hit = a retrieved chunk whose text contains the expected headin
            heldout17 and heldout18 (45 each, written blind after it was adopted, measured once),
            heldout19 … heldout24 (45 each, written blind in the eighth session, half the questions
            describing a goal or symptom; 21 and 22 tested the keyless refit, which was kept),
-           heldout25 … heldout28 (45 each, the same way in the ninth session, each pair measured once)
+           heldout25 … heldout28 (45 each, the same way in the ninth session) and heldout29 and
+           heldout30 (45 each, the same way in the tenth), each pair measured once
   off-topic, both corpora: tests/data/offtopic.jsonl, tests/data/offtopic_adjacent.jsonl,
            tests/data/offtopic_adjacent2.jsonl (40 more, written with heldout2),
            tests/data/offtopic_adjacent3.jsonl (30 more, written with heldout3),

@@ -241,8 +241,8 @@ def github_anchor(heading: str) -> str:
 
 def source_url(source: str, version: str, heading: str = "") -> str:
     """A page's markdown in milvus-io/web-content (for the pages milvus.io does not render)."""
-    url = f"{WEB_CONTENT_BLOB_URL}{version}/site/{source}"
-    return f"{url}#{github_anchor(heading)}" if heading and github_anchor(heading) else url
+    url, fragment = f"{WEB_CONTENT_BLOB_URL}{version}/site/{source}", github_anchor(heading)
+    return f"{url}#{fragment}" if fragment else url
 
 
 def versioned_url(url: str, version: str = "", current: bool = True) -> str:
